@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs what loopspec needs from Debian's archive and the npm registry.
+# Idempotent: installs only what is missing; uses sudo only when not root.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+pkgs="build-essential pkg-config check gnuplot-nox hyperfine python3 python3-pytest python3-uvloop pypy3 nodejs npm"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "deps: installing$missing"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# Node packages for the Node-based implementations, pinned by the lock file.
+if [ -f "$here/harness/package-lock.json" ]; then
+    if [ ! -d "$here/harness/node_modules" ] || [ "$here/harness/package-lock.json" -nt "$here/harness/node_modules/.package-lock.json" ]; then
+        echo "deps: npm ci in harness/"
+        (cd "$here/harness" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+fi

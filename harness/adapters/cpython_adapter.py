@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Serve loopspec cases on this Python's asyncio over JSON lines.
+
+Reads one JSON request per line on stdin, writes one JSON reply per line on
+stdout (see ADAPTERS.md beside this file).  Runs under CPython 3.11+, PyPy
+3.9+ and with uvloop.
+
+Options:
+  --pure     pure-Python tasks and futures: hide the C `_asyncio` module
+  --uvloop   run every case on `uvloop.new_event_loop()`
+  --eager    install `asyncio.eager_task_factory` on every loop (3.12+)
+"""
+
+import argparse
+import os
+import sys
+
+
+def parse_args(argv):
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pure", action="store_true",
+                        help="hide the C _asyncio module (pure-Python tasks)")
+    parser.add_argument("--uvloop", action="store_true",
+                        help="use uvloop.new_event_loop()")
+    parser.add_argument("--eager", action="store_true",
+                        help="install asyncio.eager_task_factory (3.12+)")
+    return parser.parse_args(argv)
+
+
+def open_channel():
+    """Keep the real stdout for replies; send fd 1 to stderr from now on.
+
+    Anything written to fd 1 later (by C code, by a child process, by a
+    print that escapes the per-case redirection) then cannot corrupt the
+    JSON channel.
+    """
+    sys.stdout.flush()
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    return requests, channel
+
+
+def build_server(args):
+    """The prelude's Server for this interpreter and these options."""
+    if args.pure:
+        sys.modules["_asyncio"] = None
+    import asyncio  # noqa: E402 - must follow the _asyncio switch
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import prelude  # noqa: E402
+
+    extra = {}
+    if args.uvloop:
+        import uvloop
+        factory = uvloop.new_event_loop
+        extra["loop"] = "uvloop"
+        extra["uvloop"] = uvloop.__version__
+    else:
+        factory = asyncio.new_event_loop
+        extra["loop"] = "asyncio"
+    c_task = getattr(asyncio.tasks, "_CTask", None)
+    extra["tasks"] = "c" if c_task is not None and asyncio.Task is c_task else "python"
+    if args.eager:
+        extra["profile"] = "eager"
+    elif sys.version_info >= (3, 12):
+        extra["profile"] = "asyncio"
+    else:
+        extra["profile"] = "asyncio-3.11"
+    impl = sys.implementation.name
+    version = "%d.%d.%d" % sys.implementation.version[:3]
+    return prelude.Server(impl, version, factory, eager=args.eager, extra=extra)
+
+
+def main(argv=None):
+    """Start, print the ready line, then answer requests until EOF."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.eager and sys.version_info < (3, 12):
+        sys.stderr.write("cpython_adapter: --eager needs Python 3.12+\n")
+        return 2
+    requests, channel = open_channel()
+    server = build_server(args)
+    import json
+    channel.write(json.dumps(server.ready()) + "\n")
+    channel.flush()
+    for line in requests:
+        if not line.strip():
+            continue
+        channel.write(server.handle_line(line) + "\n")
+        channel.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""Shared core of the loopspec adapters: builtins, case runner, JSON protocol.
+
+Every adapter (CPython, PyPy, uvloop, Pyodide) loads this one file, so every
+implementation gets byte-for-byte the same builtins and the same way of
+running a case.  An adapter only decides how to build a fresh event loop and
+how to move JSON lines in and out; then it calls `Server.handle_line`.
+
+A case program is plain Python once the builtins of the case format are in
+its globals (see `make_globals`).  It runs as `asyncio.run(main())` would, on
+a fresh loop built by the adapter's loop factory, with sys.stdout, sys.stderr
+and sys.stdin replaced so that nothing it prints can reach the JSON channel.
+"""
+
+import asyncio
+import contextvars
+import gc
+import io
+import json
+import sys
+import types
+
+PROFILES = ("asyncio", "eager", "asyncio-3.11")
+
+# Names taken from asyncio when this version has them.
+ASYNCIO_NAMES = (
+    "create_task", "ensure_future", "sleep", "gather", "wait", "wait_for",
+    "shield", "timeout", "TaskGroup", "Lock", "Event", "Condition",
+    "Semaphore", "BoundedSemaphore", "Queue", "FIRST_COMPLETED",
+    "FIRST_EXCEPTION", "ALL_COMPLETED", "CancelledError",
+    "InvalidStateError", "QueueFull", "QueueEmpty",
+)
+
+
+class Deadlock(Exception):
+    """Raised by a virtual-clock loop that would wait forever."""
+
+
+@types.coroutine
+def suspend():
+    """Yield None to the task once: the task is rescheduled with call_soon."""
+    yield
+
+
+def call_soon(fn, *args):
+    """The running loop's call_soon; returns the handle."""
+    return asyncio.get_running_loop().call_soon(fn, *args)
+
+
+def call_later(delay, fn, *args):
+    """The running loop's call_later; returns the timer handle."""
+    return asyncio.get_running_loop().call_later(delay, fn, *args)
+
+
+def Future():
+    """A new future bound to the running loop."""
+    return asyncio.get_running_loop().create_future()
+
+
+def features():
+    """The optional features (the case header's `requires:`) this asyncio has."""
+    found = ["contextvars"]
+    if hasattr(asyncio, "TaskGroup"):
+        found.append("taskgroup")
+    if hasattr(asyncio, "timeout"):
+        found.append("timeout")
+    if hasattr(asyncio, "eager_task_factory"):
+        found.append("eager")
+    return found
+
+
+def make_globals(trace):
+    """Fresh globals for one case; `log` appends to the list `trace`."""
+
+    def log(*values):
+        trace.append(" ".join(str(v) for v in values))
+
+    class Error(Exception):
+        """The case's own exception class."""
+
+    Error.__module__ = "__case__"
+    Error.__qualname__ = "Error"
+
+    g = {"__name__": "__case__", "__builtins__": __builtins__}
+    for name in ASYNCIO_NAMES:
+        if hasattr(asyncio, name):
+            g[name] = getattr(asyncio, name)
+    g.update(
+        log=log,
+        suspend=suspend,
+        call_soon=call_soon,
+        call_later=call_later,
+        Future=Future,
+        ContextVar=contextvars.ContextVar,
+        Error=Error,
+        TimeoutError=TimeoutError,
+        RuntimeError=RuntimeError,
+    )
+    return g
+
+
+def describe(exc):
+    """`Type: message`, as the trace's last line and error replies show it."""
+    return "%s: %s" % (type(exc).__name__, exc)
+
+
+def case_line(exc, filename):
+    """The innermost case-file line in `exc`'s traceback, or '?'."""
+    found = "?"
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            found = tb.tb_lineno
+        tb = tb.tb_next
+    return found
+
+
+class CaseError(Exception):
+    """A case that cannot be run: reported as an `error` reply."""
+
+
+def compile_program(program, line, filename):
+    """Compile `program` so that its line numbers are case-file line numbers."""
+    source = "\n" * max(0, line - 1) + program
+    try:
+        return compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise CaseError("%s:%s:%s: %s: %s" % (
+            filename, exc.lineno, exc.offset, type(exc).__name__, exc.msg))
+
+
+def run_program(code, loop_factory, filename):
+    """Run compiled `code` as `asyncio.run(main())`; return the trace list."""
+    trace = []
+    g = make_globals(trace)
+    try:
+        exec(code, g)
+    except Exception as exc:
+        raise CaseError("%s:%s: at top level: %s" % (
+            filename, case_line(exc, filename), describe(exc)))
+    main = g.get("main")
+    if main is None:
+        raise CaseError("%s: the program defines no main()" % filename)
+    coro = main()
+    if not asyncio.iscoroutine(coro):
+        raise CaseError("%s: main() is not a coroutine function" % filename)
+    try:
+        run(coro, loop_factory)
+    except Deadlock as exc:
+        raise CaseError("%s: %s (trace so far: %s)" % (filename, exc, trace))
+    except BaseException as exc:  # noqa: B902 - CancelledError, SystemExit too
+        trace.append("uncaught " + describe(exc))
+    return trace
+
+
+def run(coro, loop_factory):
+    """`asyncio.run(coro)` on a loop from `loop_factory`, on any version."""
+    runner_class = getattr(asyncio, "Runner", None)
+    if runner_class is not None:
+        with runner_class(loop_factory=loop_factory) as runner:
+            return runner.run(coro)
+    # Before 3.11 (PyPy 3.9): the body of asyncio.run, with our loop.
+    from asyncio import runners
+    loop = loop_factory()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            runners._cancel_all_tasks(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            shutdown = getattr(loop, "shutdown_default_executor", None)
+            if shutdown is not None:
+                loop.run_until_complete(shutdown())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+class Captured:
+    """Swap sys.stdout/stderr/stdin for buffers while a case runs."""
+
+    def __enter__(self):
+        self.saved = sys.stdout, sys.stderr, sys.stdin
+        self.out, self.err = io.StringIO(), io.StringIO()
+        sys.stdout, sys.stderr, sys.stdin = self.out, self.err, io.StringIO()
+        return self
+
+    def __exit__(self, *exc_info):
+        # Collect now, so "Task exception was never retrieved" and "never
+        # awaited" messages land in this case's buffer, not the next one's.
+        gc.collect()
+        sys.stdout, sys.stderr, sys.stdin = self.saved
+        return False
+
+
+class Server:
+    """Answers protocol requests for one implementation.
+
+    `loop_factory()` returns a fresh event loop.  `eager` is True when every
+    case runs with `eager_task_factory` (the adapter's --eager); otherwise a
+    request whose profile is `eager` asks for it.
+    """
+
+    def __init__(self, impl, version, loop_factory, eager=False, extra=None):
+        self.impl = impl
+        self.version = version
+        self.base_factory = loop_factory
+        self.eager = eager
+        self.extra = dict(extra or {})
+
+    def ready(self):
+        """The first line an adapter prints."""
+        info = {"ready": True, "impl": self.impl, "version": self.version,
+                "python": sys.version.split()[0],
+                "eager": self.eager, "features": features()}
+        info.update(self.extra)
+        return info
+
+    def loop_factory(self, eager):
+        """A factory for fresh loops, with eager_task_factory if asked."""
+        if not eager:
+            return self.base_factory
+        factory = getattr(asyncio, "eager_task_factory", None)
+        if factory is None:
+            raise CaseError("eager tasks need Python 3.12 or later (this is %s)"
+                            % sys.version.split()[0])
+
+        def make():
+            loop = self.base_factory()
+            loop.set_task_factory(factory)
+            return loop
+        return make
+
+    def handle(self, request):
+        """Answer one decoded request with a reply dict."""
+        reply = {"id": request.get("id"), "case": request.get("case")}
+        out = err = ""
+        try:
+            program = request.get("program")
+            if not isinstance(program, str):
+                raise CaseError("request has no program text")
+            line = request.get("line", 1)
+            if not isinstance(line, int) or line < 1:
+                raise CaseError("line must be a positive integer")
+            profile = request.get("profile", "asyncio")
+            if profile not in PROFILES:
+                raise CaseError("unknown profile %r" % (profile,))
+            factory = self.loop_factory(self.eager or profile == "eager")
+            filename = "%s.case" % (request.get("case") or "<case>")
+            code = compile_program(program, line, filename)
+            with Captured() as cap:
+                try:
+                    reply["trace"] = run_program(code, factory, filename)
+                finally:
+                    out, err = cap.out.getvalue(), cap.err.getvalue()
+        except CaseError as exc:
+            reply["error"] = str(exc)
+        except Exception as exc:  # a fault of the runner itself
+            reply["error"] = "adapter: " + describe(exc)
+        if out:
+            reply["stdout"] = out
+        if err:
+            reply["stderr"] = err
+        return reply
+
+    def handle_line(self, text):
+        """Answer one JSON request line with one JSON reply line (no newline)."""
+        try:
+            request = json.loads(text)
+            if not isinstance(request, dict):
+                raise ValueError("a request is a JSON object")
+        except ValueError as exc:
+            return json.dumps({"id": None, "error": "bad request: %s" % exc})
+        return json.dumps(self.handle(request))

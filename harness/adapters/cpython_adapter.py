@@ -9,6 +9,8 @@ Options:
   --pure     pure-Python tasks and futures: hide the C `_asyncio` module
   --uvloop   run every case on `uvloop.new_event_loop()`
   --eager    install `asyncio.eager_task_factory` on every loop (3.12+)
+  --virtual  run every case on the virtual-clock loop the Pyodide adapter
+             uses (to compare it with the real loop on this interpreter)
 """
 
 import argparse
@@ -26,6 +28,8 @@ def parse_args(argv):
                         help="use uvloop.new_event_loop()")
     parser.add_argument("--eager", action="store_true",
                         help="install asyncio.eager_task_factory (3.12+)")
+    parser.add_argument("--virtual", action="store_true",
+                        help="use the Pyodide adapter's virtual-clock loop")
     return parser.parse_args(argv)
 
 
@@ -52,7 +56,13 @@ def build_server(args):
     import prelude  # noqa: E402
 
     extra = {}
-    if args.uvloop:
+    if args.uvloop and args.virtual:
+        raise SystemExit("cpython_adapter: --uvloop and --virtual exclude each other")
+    if args.virtual:
+        import virtual_loop
+        factory = virtual_loop.VirtualClockLoop
+        extra["loop"] = "virtual"
+    elif args.uvloop:
         import uvloop
         factory = uvloop.new_event_loop
         extra["loop"] = "uvloop"

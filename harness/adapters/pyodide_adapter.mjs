@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+/**
+ * Serve loopspec cases on CPython 3.14 running in Pyodide under Node.
+ *
+ * Same JSON-lines protocol as cpython_adapter.py (see ADAPTERS.md): one
+ * request per line on stdin, one reply per line on stdout, a ready line
+ * first.  The Pyodide runtime loads once per process; each case then runs on
+ * a fresh VirtualClockLoop (virtual_loop.py), a BaseEventLoop whose I/O poll
+ * only advances a virtual clock, because SelectorEventLoop cannot open its
+ * self-pipe here.  The Python side (builtins, case runner, protocol) is the
+ * shared prelude.py, so both adapters behave the same.
+ *
+ * Usage: node pyodide_adapter.mjs [--eager]
+ *   --eager  install asyncio.eager_task_factory on every loop
+ *
+ * Works offline: the pyodide npm package ships the wasm runtime and stdlib.
+ */
+
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { loadPyodide } from "pyodide";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const PY_DIR = "/loopspec";
+const PY_FILES = ["prelude.py", "virtual_loop.py"];
+
+/** Parse the command line; exits with status 2 on an unknown option. */
+function parseArgs(argv) {
+  const opts = { eager: false };
+  for (const arg of argv) {
+    if (arg === "--eager") opts.eager = true;
+    else if (arg === "-h" || arg === "--help") {
+      process.stderr.write("usage: node pyodide_adapter.mjs [--eager]\n");
+      process.exit(0);
+    } else {
+      process.stderr.write(`pyodide_adapter: unknown option ${arg}\n`);
+      process.exit(2);
+    }
+  }
+  return opts;
+}
+
+/** The version of the pyodide npm package in use. */
+function pyodidePackageVersion() {
+  const require = createRequire(import.meta.url);
+  try {
+    return require("pyodide/package.json").version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Load Pyodide with its output sent to stderr, never to the channel. */
+async function startPython() {
+  const toStderr = (text) => process.stderr.write(text + "\n");
+  const py = await loadPyodide({ stdout: toStderr, stderr: toStderr });
+  py.setStdin({ stdin: () => null });
+  py.FS.mkdirTree(PY_DIR);
+  for (const name of PY_FILES) {
+    py.FS.writeFile(`${PY_DIR}/${name}`, readFileSync(join(HERE, name), "utf8"));
+  }
+  return py;
+}
+
+/** Build the prelude's Server inside Pyodide; returns the Python object. */
+function buildServer(py, opts) {
+  const ns = py.globals.get("dict")();
+  ns.set("EAGER", opts.eager);
+  ns.set("EXTRA", py.toPy({
+    loop: "virtual",
+    runtime: `pyodide ${pyodidePackageVersion()}`,
+    node: process.version,
+    profile: opts.eager ? "eager" : "asyncio",
+  }));
+  py.runPython(`
+import sys
+sys.path.insert(0, "${PY_DIR}")
+import asyncio
+# Pyodide may have marked its WebLoop as running; Runner.run refuses then.
+asyncio.events._set_running_loop(None)
+import prelude, virtual_loop
+
+_c_task = getattr(asyncio.tasks, "_CTask", None)
+_extra = dict(EXTRA)
+_extra["tasks"] = "c" if _c_task is not None and asyncio.Task is _c_task else "python"
+server = prelude.Server(
+    sys.implementation.name, "%d.%d.%d" % sys.implementation.version[:3],
+    virtual_loop.VirtualClockLoop, eager=EAGER, extra=_extra)
+`, { globals: ns });
+  return ns.get("server");
+}
+
+/** Write one line to the channel (stdout is synchronous for pipes and files). */
+function send(text) {
+  process.stdout.write(text + "\n");
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const py = await startPython();
+  const server = buildServer(py, opts);
+  const json = py.pyimport("json");
+  send(json.dumps(server.ready()));
+  const handleLine = server.handle_line;
+
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of rl) {
+    if (!line.trim()) continue;
+    let reply;
+    try {
+      reply = handleLine(line);
+    } catch (err) {
+      let id = null;
+      let kase = null;
+      try {
+        ({ id = null, case: kase = null } = JSON.parse(line));
+      } catch {
+        // keep nulls
+      }
+      reply = JSON.stringify({ id, case: kase, error: `adapter: ${err.message ?? err}` });
+    }
+    send(reply);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`pyodide_adapter: ${err.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,1 @@
+"""Helpers of the harness tools: case files, adapter processes, implementations."""

@@ -1,0 +1,282 @@
+"""Start the real adapters and check the traces they report.
+
+Run with Debian's interpreter: `/usr/bin/python3 -m pytest harness/tests`.
+The Pyodide tests are skipped when `npm ci` has not been run in harness/.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, HARNESS)
+
+from casekit import impls  # noqa: E402
+from casekit.adapter import AdapterFailure, AdapterProcess  # noqa: E402
+
+FIRST_EXAMPLE = '''\
+async def p(word):
+    log(word)
+
+async def main():
+    t = create_task(p("create_task"))
+    await p("await")
+    await t
+'''
+
+BOOM = '''\
+async def main():
+    log("before")
+    raise Error("boom")
+'''
+
+PRINTS = '''\
+import os
+
+async def main():
+    print("{\\"id\\": 999}")
+    print("to stderr", file=__import__("sys").stderr)
+    os.write(1, b"straight to fd 1\\n")
+    log("still fine")
+'''
+
+NEVER_RETRIEVED = '''\
+async def fail():
+    raise Error("lost")
+
+async def main():
+    create_task(fail())
+    await sleep(0)
+    log("done")
+'''
+
+WAIT_FOR = '''\
+async def ticker():
+    for i in range(3):
+        log("tick", i)
+        await sleep(0)
+
+async def work():
+    log("work")
+    return 5
+
+async def main():
+    t = create_task(ticker())
+    await sleep(0)
+    log("got", await wait_for(work(), 1))
+    await t
+'''
+
+needs_node = pytest.mark.skipif(
+    not impls.node_modules_present(),
+    reason="harness/node_modules missing: run `npm ci` in harness/")
+
+
+def start(name):
+    """A started AdapterProcess for a registered implementation."""
+    impl = impls.registry()[name]
+    adapter = AdapterProcess(name, impl.argv)
+    adapter.ensure_ready()
+    return adapter
+
+
+def ask(adapter, program, profile="asyncio", case="t/case", line=5, timeout=30):
+    """One request; the reply dict."""
+    return adapter.request(case, program, line, profile, timeout)
+
+
+@pytest.fixture(scope="module")
+def py311():
+    adapter = start("cpython-3.11")
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture(scope="module")
+def py314():
+    adapter = start("cpython-3.14")
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture(scope="module")
+def py314_eager():
+    adapter = start("cpython-3.14-eager")
+    yield adapter
+    adapter.close()
+
+
+# -- CPython 3.11 ---------------------------------------------------------------
+
+def test_ready_line_comes_first():
+    argv = impls.registry()["cpython-3.11"].argv
+    out = subprocess.run(argv, input="", capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    ready = json.loads(out.stdout.splitlines()[0])
+    assert ready["ready"] is True
+    assert ready["impl"] == "cpython"
+    assert ready["version"].startswith("3.11")
+    assert ready["profile"] == "asyncio-3.11"
+    assert "eager" not in ready["features"]
+
+
+def test_311_first_example(py311):
+    reply = ask(py311, FIRST_EXAMPLE, profile="asyncio-3.11", line=6)
+    assert reply["trace"] == ["await", "create_task"]
+    assert reply["case"] == "t/case"
+
+
+def test_311_uncaught(py311):
+    assert ask(py311, BOOM)["trace"] == ["before", "uncaught Error: boom"]
+
+
+def test_311_syntax_error_then_next_case(py311):
+    reply = ask(py311, "async def main(:\n    pass\n", case="t/bad", line=7)
+    assert "error" in reply and "trace" not in reply
+    assert reply["error"].startswith("t/bad.case:7:")
+    assert "SyntaxError" in reply["error"]
+    assert ask(py311, FIRST_EXAMPLE)["trace"] == ["await", "create_task"]
+
+
+def test_311_top_level_error_names_case_line(py311):
+    reply = ask(py311, "x = 1\ny = 1 // 0\n", case="t/top", line=10)
+    assert reply["error"].startswith("t/top.case:11:")
+    assert "ZeroDivisionError" in reply["error"]
+
+
+def test_311_output_does_not_corrupt_channel(py311):
+    reply = ask(py311, PRINTS)
+    assert reply["trace"] == ["still fine"]
+    assert '{"id": 999}' in reply["stdout"]
+    assert "to stderr" in reply["stderr"]
+    assert ask(py311, BOOM)["trace"][-1] == "uncaught Error: boom"
+
+
+def test_311_never_retrieved_goes_to_reply(py311):
+    reply = ask(py311, NEVER_RETRIEVED)
+    assert reply["trace"] == ["done"]
+    assert "never retrieved" in reply["stderr"]
+
+
+def test_311_wait_for_costs_iterations(py311):
+    assert ask(py311, WAIT_FOR)["trace"] == [
+        "tick 0", "tick 1", "work", "tick 2", "got 5"]
+
+
+def test_311_eager_profile_is_an_error(py311):
+    reply = ask(py311, FIRST_EXAMPLE, profile="eager")
+    assert "3.12" in reply["error"]
+
+
+def test_bad_json_gets_error_reply(py311):
+    py311.proc.stdin.write(b"this is not json\n")
+    py311.proc.stdin.flush()
+    reply = json.loads(py311._readline(time.monotonic() + 10))
+    assert reply["id"] is None and "bad request" in reply["error"]
+    assert ask(py311, BOOM)["trace"][-1] == "uncaught Error: boom"
+
+
+def test_311_eager_option_refused():
+    argv = impls.registry()["cpython-3.11"].argv + ["--eager"]
+    out = subprocess.run(argv, input="", capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and out.stdout == ""
+
+
+def test_hang_is_a_timeout_and_restart_works():
+    adapter = start("cpython-3.11")
+    try:
+        with pytest.raises(AdapterFailure) as info:
+            ask(adapter, "async def main():\n    while True:\n        pass\n", timeout=1)
+        assert info.value.kind == "timeout"
+        assert ask(adapter, BOOM)["trace"][-1] == "uncaught Error: boom"
+        assert adapter.starts == 2
+    finally:
+        adapter.close()
+
+
+@pytest.mark.parametrize("name, key, value", [
+    ("cpython-3.11-pure", "tasks", "python"),
+    ("cpython-3.11-virtual", "loop", "virtual"),
+    ("uvloop", "loop", "uvloop"),
+])
+def test_variants_run_the_first_example(name, key, value):
+    if name == "uvloop":
+        pytest.importorskip("uvloop")
+    adapter = start(name)
+    try:
+        assert adapter.ready[key] == value
+        assert ask(adapter, FIRST_EXAMPLE)["trace"] == ["await", "create_task"]
+    finally:
+        adapter.close()
+
+
+# -- CPython 3.14 in Pyodide -------------------------------------------------------
+
+@needs_node
+def test_314_ready(py314, py314_eager):
+    assert py314.ready["version"].startswith("3.14")
+    assert py314.ready["profile"] == "asyncio"
+    assert "eager" in py314.ready["features"]
+    assert py314_eager.ready["eager"] is True
+
+
+@needs_node
+def test_314_first_example(py314, py314_eager):
+    assert ask(py314, FIRST_EXAMPLE)["trace"] == ["await", "create_task"]
+    assert ask(py314_eager, FIRST_EXAMPLE, profile="eager")["trace"] == [
+        "create_task", "await"]
+
+
+@needs_node
+def test_314_eager_profile_on_lazy_adapter(py314):
+    assert ask(py314, FIRST_EXAMPLE, profile="eager")["trace"] == [
+        "create_task", "await"]
+
+
+@needs_node
+def test_314_uncaught(py314):
+    assert ask(py314, BOOM)["trace"] == ["before", "uncaught Error: boom"]
+
+
+@needs_node
+def test_314_syntax_error_then_next_case(py314):
+    reply = ask(py314, "async def main(:\n    pass\n", case="t/bad", line=7)
+    assert reply["error"].startswith("t/bad.case:7:")
+    assert ask(py314, BOOM)["trace"][-1] == "uncaught Error: boom"
+
+
+@needs_node
+def test_314_output_does_not_corrupt_channel(py314):
+    reply = ask(py314, PRINTS)
+    assert reply["trace"] == ["still fine"]
+    assert '{"id": 999}' in reply["stdout"]
+    assert ask(py314, BOOM)["trace"][-1] == "uncaught Error: boom"
+
+
+@needs_node
+def test_314_wait_for_is_inline(py314):
+    assert ask(py314, WAIT_FOR)["trace"] == [
+        "tick 0", "work", "got 5", "tick 1", "tick 2"]
+
+
+@needs_node
+def test_314_virtual_clock(py314):
+    program = ('async def main():\n'
+               '    call_later(20, log, "b")\n'
+               '    call_later(10, log, "a")\n'
+               '    await sleep(3600)\n'
+               '    log("c")\n')
+    started = time.monotonic()
+    assert ask(py314, program)["trace"] == ["a", "b", "c"]
+    assert time.monotonic() - started < 10
+
+
+@needs_node
+def test_314_deadlock_is_an_error(py314):
+    reply = ask(py314, 'async def main():\n    log("x")\n    await Future()\n')
+    assert "wait forever" in reply["error"]
+    assert ask(py314, BOOM)["trace"][-1] == "uncaught Error: boom"

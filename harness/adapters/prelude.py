@@ -92,7 +92,8 @@ def make_globals(trace):
         Future=Future,
         ContextVar=contextvars.ContextVar,
         Error=Error,
-        TimeoutError=TimeoutError,
+        # asyncio's: the builtin from 3.11 on, a class of its own before.
+        TimeoutError=asyncio.TimeoutError,
         RuntimeError=RuntimeError,
     )
     return g
@@ -144,26 +145,42 @@ def run_program(code, loop_factory, filename):
     if not asyncio.iscoroutine(coro):
         raise CaseError("%s: main() is not a coroutine function" % filename)
     try:
-        run(coro, loop_factory)
+        run(coro, loop_factory, trace)
     except Deadlock as exc:
-        raise CaseError("%s: %s (trace so far: %s)" % (filename, exc, trace))
+        before = getattr(exc, "before", trace)
+        message = "%s: %s; trace before: %s" % (filename, exc, before)
+        if len(trace) > len(before):
+            message += "; then the teardown logged: %s" % trace[len(before):]
+        raise CaseError(message)
     except BaseException as exc:  # noqa: B902 - CancelledError, SystemExit too
         trace.append("uncaught " + describe(exc))
     return trace
 
 
-def run(coro, loop_factory):
-    """`asyncio.run(coro)` on a loop from `loop_factory`, on any version."""
+def run(coro, loop_factory, trace=None):
+    """`asyncio.run(coro)` on a loop from `loop_factory`, on any version.
+
+    A `Deadlock` raised while `coro` runs gets a `before` attribute: a copy
+    of `trace` at that moment, before the teardown logs anything.
+    """
     runner_class = getattr(asyncio, "Runner", None)
     if runner_class is not None:
         with runner_class(loop_factory=loop_factory) as runner:
-            return runner.run(coro)
+            try:
+                return runner.run(coro)
+            except Deadlock as exc:
+                exc.before = list(trace or ())
+                raise
     # Before 3.11 (PyPy 3.9): the body of asyncio.run, with our loop.
     from asyncio import runners
     loop = loop_factory()
     try:
         asyncio.set_event_loop(loop)
-        return loop.run_until_complete(coro)
+        try:
+            return loop.run_until_complete(coro)
+        except Deadlock as exc:
+            exc.before = list(trace or ())
+            raise
     finally:
         try:
             runners._cancel_all_tasks(loop)

@@ -21,7 +21,6 @@ import { createInterface } from "node:readline";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
-import { loadPyodide } from "pyodide";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PY_DIR = "/loopspec";
@@ -53,8 +52,20 @@ function pyodidePackageVersion() {
   }
 }
 
+/** The pyodide package's loader; exits with a hint when it is not installed. */
+async function importLoader() {
+  try {
+    return (await import("pyodide")).loadPyodide;
+  } catch (err) {
+    process.stderr.write("pyodide_adapter: cannot load the pyodide package " +
+      `(${err.code ?? err.message}): run \`npm ci\` in the harness directory\n`);
+    process.exit(1);
+  }
+}
+
 /** Load Pyodide with its output sent to stderr, never to the channel. */
 async function startPython() {
+  const loadPyodide = await importLoader();
   const toStderr = (text) => process.stderr.write(text + "\n");
   const py = await loadPyodide({ stdout: toStderr, stderr: toStderr });
   py.setStdin({ stdin: () => null });

@@ -41,6 +41,17 @@ class Impl:
         self.argv = argv
         self.about = about
 
+    def unavailable(self):
+        """Why this implementation cannot start here, or None."""
+        program = self.argv[0]
+        if os.path.isabs(program) and not os.path.exists(program):
+            return "%s is not installed" % program
+        if not os.path.isabs(program) and shutil.which(program) is None:
+            return "%s is not on PATH" % program
+        if self.argv[1].endswith(".mjs") and not node_modules_present():
+            return "the pyodide package is missing: run `npm ci` in harness/"
+        return None
+
 
 def registry():
     """Every known implementation, by name, in display order."""

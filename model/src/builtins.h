@@ -1,0 +1,88 @@
+/* builtins.h: the case language's builtin functions and methods.
+ *
+ * Each builtin is the asyncio (or Python) function of the same name; the
+ * table gives its name and how many positional arguments it takes. */
+#ifndef LS_BUILTINS_H
+#define LS_BUILTINS_H
+
+#include "value.h"
+
+/* X(id, name, min positional, max positional (-1: any)) */
+#define LS_BUILTINS(X)                                                         \
+    X(LOG, "log", 0, -1)                                                       \
+    X(CREATE_TASK, "create_task", 1, 1)                                        \
+    X(ENSURE_FUTURE, "ensure_future", 1, 1)                                    \
+    X(SLEEP, "sleep", 1, 2)                                                    \
+    X(SUSPEND, "suspend", 0, 0)                                                \
+    X(CALL_SOON, "call_soon", 1, -1)                                           \
+    X(CALL_LATER, "call_later", 2, -1)                                         \
+    X(FUTURE, "Future", 0, 0)                                                  \
+    X(CONTEXTVAR, "ContextVar", 1, 1)                                          \
+    X(GATHER, "gather", 0, -1)                                                 \
+    X(LEN, "len", 1, 1)                                                        \
+    X(STR, "str", 0, 1)                                                        \
+    X(REPR, "repr", 1, 1)                                                      \
+    X(RANGE, "range", 1, 3)                                                    \
+    X(LIST, "list", 0, 1)                                                      \
+    X(SORTED, "sorted", 1, 1)                                                  \
+    X(MIN, "min", 1, -1)                                                       \
+    X(MAX, "max", 1, -1)                                                       \
+    X(SUM, "sum", 1, 1)                                                        \
+    X(ABS, "abs", 1, 1)                                                        \
+    X(INT, "int", 0, 1)                                                        \
+    X(ISINSTANCE, "isinstance", 2, 2)                                          \
+    X(CURRENT_TASK, "current_task", 0, 0)
+
+typedef enum ls_builtin {
+#define LS_X(id, name, lo, hi) LS_B_##id,
+    LS_BUILTINS(LS_X)
+#undef LS_X
+    LS_B__COUNT
+} ls_builtin;
+
+/* Names of the contract the model does not run yet. */
+#define LS_NOT_YET(X)                                                          \
+    X("wait") X("wait_for") X("shield") X("timeout") X("TaskGroup")            \
+    X("Lock") X("Event") X("Condition") X("Semaphore")                         \
+    X("BoundedSemaphore") X("Queue") X("FIRST_COMPLETED")                      \
+    X("FIRST_EXCEPTION") X("ALL_COMPLETED") X("QueueFull") X("QueueEmpty")
+
+/* Methods: X(id, name). */
+#define LS_METHODS(X)                                                          \
+    X(RESULT, "result") X(EXCEPTION, "exception") X(DONE, "done")              \
+    X(CANCELLED, "cancelled") X(CANCEL, "cancel")                              \
+    X(ADD_DONE_CALLBACK, "add_done_callback")                                  \
+    X(REMOVE_DONE_CALLBACK, "remove_done_callback")                            \
+    X(SET_RESULT, "set_result") X(SET_EXCEPTION, "set_exception")              \
+    X(CANCELLING, "cancelling") X(UNCANCEL, "uncancel")                        \
+    X(GET_NAME, "get_name") X(GET, "get") X(SET, "set") X(RESET, "reset")      \
+    X(APPEND, "append") X(POP, "pop") X(EXTEND, "extend")                      \
+    X(INSERT, "insert") X(REMOVE, "remove") X(INDEX, "index")                  \
+    X(COUNT, "count") X(JOIN, "join") X(UPPER, "upper") X(LOWER, "lower")      \
+    X(STARTSWITH, "startswith") X(ENDSWITH, "endswith") X(STRIP, "strip")      \
+    X(SPLIT, "split")
+
+typedef enum ls_method {
+#define LS_X(id, name) LS_M_##id,
+    LS_METHODS(LS_X)
+#undef LS_X
+    LS_M__COUNT
+} ls_method;
+
+extern const char *const ls_builtin_names[];
+extern const char *const ls_method_names[];
+
+int ls_builtin_lookup(const char *name);        /* -1 if none */
+int ls_method_lookup(const char *name);         /* -1 if none */
+bool ls_builtin_not_yet(const char *name);
+int ls_exc_lookup(const char *name);            /* -1 if none */
+
+/* Calls builtin id / method id (receiver args[0]). nkw trailing values of
+ * args are keyword arguments named by kwnames. Returns 0 and the result,
+ * or -1 with vm->exc set. */
+int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs,
+                    ls_value kwnames, ls_value *out);
+int ls_method_call(ls_vm *vm, int id, ls_value *args, int nargs,
+                   ls_value kwnames, ls_value *out);
+
+#endif

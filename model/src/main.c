@@ -1,0 +1,346 @@
+/* main.c: the loopspec-model command line: run, check, ast, dis. */
+#include "builtins.h"
+#include "case.h"
+#include "compile.h"
+#include "loop.h"
+#include "vm.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EXIT_MALFORMED 2
+#define EXIT_RUNTIME 3
+
+static const char *usage_main =
+    "usage: loopspec-model COMMAND [OPTIONS] CASE...\n"
+    "\n"
+    "The loopspec reference model: runs case programs on a model of asyncio's\n"
+    "event loop and prints the trace CPython would print.\n"
+    "\n"
+    "commands:\n"
+    "  run [--profile P] CASE        print the case's trace, one line per log()\n"
+    "  check [--profile P | --all-profiles] CASE|DIR...\n"
+    "                                compare traces with the cases' expect blocks\n"
+    "  ast CASE                      the parsed case as JSON (for adapters)\n"
+    "  dis CASE                      the compiled bytecode\n"
+    "\n"
+    "profiles: asyncio (default; CPython 3.12+), eager (eager_task_factory),\n"
+    "asyncio-3.11. 'loopspec-model COMMAND --help' for each command.\n"
+    "exit status: 0 ok, 1 check failures, 2 malformed case or usage, 3 the\n"
+    "model could not finish the run (it would hang, or ran out of steps).\n";
+
+static const char *usage_run =
+    "usage: loopspec-model run [--profile P] [--max-steps N] CASE\n"
+    "\n"
+    "Runs CASE as asyncio.run(main()) under profile P (asyncio, eager,\n"
+    "asyncio-3.11; default asyncio) and prints its trace: one line per log(),\n"
+    "then 'uncaught Name: message' if main raised. --max-steps bounds the\n"
+    "instructions run (default 4e9). Exit 0 when the case ran, 2 when it is\n"
+    "malformed, 3 when the run cannot finish (CPython would block forever, or\n"
+    "the step budget ran out).\n";
+
+static const char *usage_check =
+    "usage: loopspec-model check [--profile P | --all-profiles] [-q] CASE|DIR...\n"
+    "\n"
+    "Runs each case (directories are searched for *.case files) under the\n"
+    "profile P (default asyncio), or under every profile the case applies to\n"
+    "with --all-profiles, and compares the trace with its expect blocks.\n"
+    "Prints PASS or FAIL with the case id and profile, a unified diff for each\n"
+    "failure, and the closing line 'N passed, N failed'. -q prints failures\n"
+    "only. Exit 0 iff every run passed.\n";
+
+static const char *usage_ast =
+    "usage: loopspec-model ast CASE\n"
+    "\n"
+    "Prints the case as one JSON object: id, header, the program's text and\n"
+    "first line, the expect blocks per profile (unordered groups as\n"
+    "{\"unordered\": [...]}), and the program's syntax tree. Exit 2 if the\n"
+    "case is malformed.\n";
+
+static const char *usage_dis =
+    "usage: loopspec-model dis CASE\n\nPrints the bytecode the case compiles to.\n";
+
+typedef struct run_result {
+    int status;          /* 0 ran, EXIT_MALFORMED, EXIT_RUNTIME */
+    char **trace;
+    int n;
+    char err[LS_ERRMAX];
+} run_result;
+
+static void result_free(run_result *r) {
+    for (int i = 0; i < r->n; i++) free(r->trace[i]);
+    free(r->trace);
+    r->trace = NULL;
+    r->n = 0;
+}
+
+static int run_case(const ls_case *c, int profile, uint64_t max_steps, bool echo, run_result *r) {
+    memset(r, 0, sizeof *r);
+    ls_error e = {0};
+    ls_program *prog = ls_compile(c, &e);
+    if (!prog) {
+        snprintf(r->err, sizeof r->err, "%s", e.msg);
+        return r->status = EXIT_MALFORMED;
+    }
+    ls_vm vm;
+    int rc = ls_vm_init(&vm, prog, profile);
+    vm.echo = echo;
+    if (max_steps) vm.max_steps = max_steps;
+    if (rc == 0) rc = ls_run_main(&vm);
+    if (rc < 0) {
+        snprintf(r->err, sizeof r->err, "%s", vm.err.msg);
+        r->status = EXIT_RUNTIME;
+    }
+    r->trace = vm.trace;
+    r->n = vm.ntrace;
+    vm.trace = NULL;
+    vm.ntrace = 0;
+    ls_vm_free(&vm);
+    ls_program_free(prog);
+    return r->status;
+}
+
+static int parse_profile(const char *s) {
+    int p = ls_profile_parse(s, strlen(s));
+    if (p < 0) fprintf(stderr, "loopspec-model: unknown profile '%s' (asyncio, eager, asyncio-3.11)\n", s);
+    return p;
+}
+
+static bool wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+    return false;
+}
+
+static int cmd_run(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs(usage_run, stdout);
+        return 0;
+    }
+    int profile = LS_PROF_ASYNCIO;
+    uint64_t steps = 0;
+    const char *path = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+            if ((profile = parse_profile(argv[++i])) < 0) return EXIT_MALFORMED;
+        } else if (strncmp(argv[i], "--profile=", 10) == 0) {
+            if ((profile = parse_profile(argv[i] + 10)) < 0) return EXIT_MALFORMED;
+        } else if (strcmp(argv[i], "--max-steps") == 0 && i + 1 < argc) {
+            char *end;
+            steps = strtoull(argv[++i], &end, 10);
+            if (*end || !steps) {
+                fprintf(stderr, "loopspec-model: --max-steps takes a positive number\n");
+                return EXIT_MALFORMED;
+            }
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "loopspec-model run: unknown option '%s'\n%s", argv[i], usage_run);
+            return EXIT_MALFORMED;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "loopspec-model run: one case at a time\n");
+            return EXIT_MALFORMED;
+        }
+    }
+    if (!path) {
+        fputs(usage_run, stderr);
+        return EXIT_MALFORMED;
+    }
+    ls_case c;
+    ls_error e = {0};
+    if (ls_case_load(&c, path, &e) < 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        ls_case_free(&c);
+        return EXIT_MALFORMED;
+    }
+    run_result r;
+    int st = run_case(&c, profile, steps, true, &r);
+    fflush(stdout);
+    if (st) fprintf(stderr, "%s\n", r.err);
+    result_free(&r);
+    ls_case_free(&c);
+    return st;
+}
+
+/* Collects case files: a directory contributes its *.case files, sorted. */
+typedef struct paths { char **v; int n, cap; } paths;
+
+static void paths_add(paths *p, const char *s) {
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 64;
+        p->v = ls_xrealloc(p->v, (size_t)p->cap * sizeof *p->v);
+    }
+    p->v[p->n++] = ls_xstrndup(s, strlen(s));
+}
+
+static int cmpstr(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void collect(paths *p, const char *path, int depth) {
+    struct stat st;
+    if (depth > 20 || stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        paths_add(p, path);
+        return;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        paths_add(p, path);
+        return;
+    }
+    paths sub = {0};
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        if (ent->d_name[0] == '.') continue;
+        size_t n = strlen(path) + strlen(ent->d_name) + 2;
+        char *full = ls_xmalloc(n);
+        snprintf(full, n, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", ent->d_name);
+        struct stat s2;
+        if (stat(full, &s2) == 0 && S_ISDIR(s2.st_mode)) paths_add(&sub, full);
+        else if (strlen(ent->d_name) > 5 && strcmp(ent->d_name + strlen(ent->d_name) - 5, ".case") == 0)
+            paths_add(&sub, full);
+        free(full);
+    }
+    closedir(d);
+    qsort(sub.v, (size_t)sub.n, sizeof *sub.v, cmpstr);
+    for (int i = 0; i < sub.n; i++) {
+        collect(p, sub.v[i], depth + 1);
+        free(sub.v[i]);
+    }
+    free(sub.v);
+}
+
+static int cmd_check(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs(usage_check, stdout);
+        return 0;
+    }
+    int profile = LS_PROF_ASYNCIO;
+    bool all = false, quiet = false;
+    paths files = {0};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+            if ((profile = parse_profile(argv[++i])) < 0) return EXIT_MALFORMED;
+        } else if (strncmp(argv[i], "--profile=", 10) == 0) {
+            if ((profile = parse_profile(argv[i] + 10)) < 0) return EXIT_MALFORMED;
+        } else if (strcmp(argv[i], "--all-profiles") == 0) {
+            all = true;
+        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+            quiet = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "loopspec-model check: unknown option '%s'\n%s", argv[i], usage_check);
+            return EXIT_MALFORMED;
+        } else {
+            collect(&files, argv[i], 0);
+        }
+    }
+    if (!files.n) {
+        fputs(usage_check, stderr);
+        return EXIT_MALFORMED;
+    }
+    int passed = 0, failed = 0;
+    for (int i = 0; i < files.n; i++) {
+        ls_case c;
+        ls_error e = {0};
+        if (ls_case_load(&c, files.v[i], &e) < 0) {
+            printf("FAIL %s: %s\n", files.v[i], e.msg);
+            failed++;
+            ls_case_free(&c);
+            continue;
+        }
+        for (int p = 0; p < LS_PROF__COUNT; p++) {
+            if (all ? !(c.profiles >> p & 1) : p != profile) continue;
+            if (!all && !(c.profiles >> p & 1)) continue;
+            const ls_expect *x = ls_case_expect(&c, p);
+            if (!x) continue;   /* a benchmark without expectations */
+            run_result r;
+            int st = run_case(&c, p, 0, false, &r);
+            bool ok = st == 0 && ls_expect_match(x, r.trace, r.n);
+            if (ok) {
+                passed++;
+                if (!quiet) printf("PASS %s [%s]\n", c.id, ls_profile_name(p));
+            } else {
+                failed++;
+                printf("FAIL %s [%s]\n", c.id, ls_profile_name(p));
+                if (st) printf("  %s\n", r.err);
+                ls_buf b = {0};
+                ls_expect_diff(&b, x, r.trace, r.n, ls_profile_name(p));
+                fputs(ls_buf_cstr(&b), stdout);
+                ls_buf_free(&b);
+            }
+            result_free(&r);
+        }
+        ls_case_free(&c);
+    }
+    for (int i = 0; i < files.n; i++) free(files.v[i]);
+    free(files.v);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
+
+static int cmd_ast(int argc, char **argv, bool dis) {
+    if (wants_help(argc, argv)) {
+        fputs(dis ? usage_dis : usage_ast, stdout);
+        return 0;
+    }
+    if (argc != 1 || argv[0][0] == '-') {
+        fputs(dis ? usage_dis : usage_ast, stderr);
+        return EXIT_MALFORMED;
+    }
+    ls_case c;
+    ls_error e = {0};
+    if (ls_case_load(&c, argv[0], &e) < 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        ls_case_free(&c);
+        return EXIT_MALFORMED;
+    }
+    ls_buf b = {0};
+    int rc = 0;
+    if (dis) {
+        ls_program *prog = ls_compile(&c, &e);
+        if (!prog) {
+            fprintf(stderr, "%s\n", e.msg);
+            rc = EXIT_MALFORMED;
+        } else {
+            ls_program_dump(&b, prog);
+            ls_program_free(prog);
+        }
+    } else {
+        /* The model's compiler is part of the gate: what it rejects, no
+         * implementation runs. */
+        ls_program *prog = ls_compile(&c, &e);
+        if (!prog) {
+            fprintf(stderr, "%s\n", e.msg);
+            rc = EXIT_MALFORMED;
+        } else {
+            ls_program_free(prog);
+            ls_case_json(&b, &c);
+            ls_buf_putc(&b, '\n');
+        }
+    }
+    if (b.len) fwrite(b.p, 1, b.len, stdout);
+    ls_buf_free(&b);
+    ls_case_free(&c);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_MALFORMED;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "ast") == 0) return cmd_ast(argc - 2, argv + 2, false);
+    if (strcmp(cmd, "dis") == 0) return cmd_ast(argc - 2, argv + 2, true);
+    fprintf(stderr, "loopspec-model: unknown command '%s'\n\n%s", cmd, usage_main);
+    return EXIT_MALFORMED;
+}

@@ -1,0 +1,276 @@
+/* value.h: values and heap objects of the model, and their collector.
+ *
+ * A value is 16 bytes: a tag and an immediate or an object pointer.
+ * Objects carry a small header and live on one list; the collector is a
+ * mark-and-sweep run only between loop handles, when every live object
+ * is reachable from the loop, the tasks and the globals, so no C stack
+ * scanning is needed. O(live) to mark, O(allocated) to sweep. */
+#ifndef LS_VALUE_H
+#define LS_VALUE_H
+
+#include "common.h"
+
+typedef struct ls_vm ls_vm;
+typedef struct ls_obj ls_obj;
+typedef struct ls_proto ls_proto;
+typedef struct ls_handle ls_handle;
+
+/* Immediate tags; aux holds a builtin, method or exception type id. */
+typedef enum ls_tag {
+    LS_V_UNBOUND,   /* an unset local */
+    LS_V_NONE,
+    LS_V_BOOL,
+    LS_V_INT,
+    LS_V_FLOAT,
+    LS_V_FUNC,      /* i: index of a user function's proto */
+    LS_V_BUILTIN,   /* aux: ls_builtin id */
+    LS_V_METHOD,    /* aux: ls_method id (receiver follows on the stack) */
+    LS_V_EXCTYPE,   /* aux: ls_exc_type id */
+    LS_V_OBJ,
+} ls_tag;
+
+typedef struct ls_value {
+    uint32_t tag;
+    uint32_t aux;
+    union {
+        int64_t i;
+        double f;
+        ls_obj *o;
+    } u;
+} ls_value;
+
+/* Object kinds: X(name, python type name). */
+#define LS_OBJECTS(X)                                                          \
+    X(STR, "str") X(LIST, "list") X(TUPLE, "tuple") X(RANGE, "range")          \
+    X(ITER, "iterator") X(EXC, "exception") X(FRAME, "coroutine")              \
+    X(FUTURE, "Future") X(TASK, "Task") X(GATHER, "_GatheringFuture")          \
+    X(SLEEP, "coroutine") X(SUSPEND, "generator") X(HANDLE, "Handle")          \
+    X(CTXVAR, "ContextVar") X(CTX, "Context") X(CTXMAP, "hamt")                \
+    X(TOKEN, "Token")
+
+typedef enum ls_okind {
+#define LS_X(n, py) LS_O_##n,
+    LS_OBJECTS(LS_X)
+#undef LS_X
+    LS_O__COUNT
+} ls_okind;
+
+#define LS_OBJ_PERM 1   /* owned by the program (constants): never swept */
+
+struct ls_obj {
+    ls_obj *gcnext;
+    uint8_t kind, mark, flags;
+};
+
+/* Exception types: X(id, name, parent id). */
+#define LS_EXCEPTIONS(X)                                                       \
+    X(BASE, "BaseException", BASE)                                             \
+    X(EXCEPTION, "Exception", BASE)                                            \
+    X(CANCELLED, "CancelledError", BASE)                                       \
+    X(ERROR, "Error", EXCEPTION)                                               \
+    X(RUNTIME, "RuntimeError", EXCEPTION)                                      \
+    X(RECURSION, "RecursionError", RUNTIME)                                    \
+    X(OSERROR, "OSError", EXCEPTION)                                           \
+    X(TIMEOUT, "TimeoutError", OSERROR)                                        \
+    X(INVALID_STATE, "InvalidStateError", EXCEPTION)                           \
+    X(TYPE, "TypeError", EXCEPTION)                                            \
+    X(VALUE, "ValueError", EXCEPTION)                                          \
+    X(ARITH, "ArithmeticError", EXCEPTION)                                     \
+    X(ZERO_DIV, "ZeroDivisionError", ARITH)                                    \
+    X(OVERFLOW, "OverflowError", ARITH)                                        \
+    X(LOOKUP, "LookupError", EXCEPTION)                                        \
+    X(INDEX, "IndexError", LOOKUP)                                             \
+    X(KEY, "KeyError", LOOKUP)                                                 \
+    X(NAME, "NameError", EXCEPTION)                                            \
+    X(UNBOUND_LOCAL, "UnboundLocalError", NAME)                                \
+    X(ATTRIBUTE, "AttributeError", EXCEPTION)                                  \
+    X(NOT_IMPLEMENTED, "NotImplementedError", RUNTIME)
+
+typedef enum ls_exc_type {
+#define LS_X(id, name, parent) LS_E_##id,
+    LS_EXCEPTIONS(LS_X)
+#undef LS_X
+    LS_E__COUNT
+} ls_exc_type;
+
+typedef struct ls_str {
+    ls_obj hdr;
+    uint32_t len;
+    char s[];          /* NUL-terminated */
+} ls_str;
+
+typedef struct ls_list {   /* also tuples */
+    ls_obj hdr;
+    int32_t n, cap;
+    ls_value *v;
+} ls_list;
+
+typedef struct ls_range {
+    ls_obj hdr;
+    int64_t start, stop, step;
+} ls_range;
+
+typedef struct ls_iter {
+    ls_obj hdr;
+    ls_value src;
+    int64_t i;
+} ls_iter;
+
+typedef struct ls_exc {
+    ls_obj hdr;
+    uint32_t type;
+    ls_value args;     /* a tuple */
+} ls_exc;
+
+/* A try handler: where to jump and the stack depth to restore. */
+typedef struct ls_block {
+    uint32_t handler;
+    uint32_t depth;
+} ls_block;
+
+enum { LS_FRAME_CREATED, LS_FRAME_RUNNING, LS_FRAME_SUSPENDED, LS_FRAME_DONE };
+
+/* A call of a user function. For an `async def` it is the coroutine
+ * object itself: created by the call, run by `await` or a task. */
+typedef struct ls_frame {
+    ls_obj hdr;
+    const ls_proto *proto;
+    struct ls_frame *caller;   /* resumed when this frame returns */
+    struct ls_frame *callee;   /* the frame this one awaits or calls */
+    ls_value waiting;          /* what the suspended frame waits on */
+    uint32_t pc;
+    uint16_t sp;               /* stack depth, above the locals */
+    uint16_t depth;            /* frames below it in its chain */
+    uint8_t state, nblock;
+    ls_value slots[];          /* locals, stack, then ls_block[maxblock] */
+} ls_frame;
+
+enum { LS_FUT_PENDING, LS_FUT_FINISHED, LS_FUT_CANCELLED };
+
+/* Done-callback kinds, each run as a loop handle. */
+enum {
+    LS_CB_USER,       /* fn(fut) in the context captured when added */
+    LS_CB_WAKEUP,     /* Task.__wakeup of `obj` */
+    LS_CB_GATHER,     /* gather's _done_callback of `obj` */
+    LS_CB_STOP,       /* run_until_complete's stop */
+};
+
+typedef struct ls_callback {
+    uint8_t kind;
+    ls_value fn;      /* LS_CB_USER */
+    ls_obj *obj;      /* task or gather; context for LS_CB_USER */
+} ls_callback;
+
+typedef struct ls_future {
+    ls_obj hdr;
+    uint8_t state;
+    uint8_t log_tb;
+    ls_value result;
+    ls_obj *exc;               /* the exception, or a CancelledError kept */
+    ls_value cancel_msg;
+    ls_callback *cb;
+    int32_t ncb, capcb;
+    ls_handle *timer;          /* sleep's timer: cancelled on throw */
+} ls_future;
+
+typedef struct ls_task {
+    ls_future f;
+    ls_frame *coro;            /* outermost frame */
+    ls_frame *top;             /* innermost suspended frame, or NULL */
+    ls_obj *ctx;               /* the task's Context */
+    ls_future *fut_waiter;
+    struct ls_task *prev, *next;   /* pending-task list */
+    int64_t id;                /* Task-<id> */
+    int32_t num_cancels;
+    uint8_t must_cancel, registered;
+} ls_task;
+
+typedef struct ls_gather {
+    ls_future f;
+    ls_value children;         /* list of futures */
+    int32_t nfuts, nfinished;
+    uint8_t return_exceptions, cancel_requested;
+} ls_gather;
+
+typedef struct ls_sleep {      /* sleep(delay, result) not yet awaited */
+    ls_obj hdr;
+    double delay;
+    ls_value result;
+    uint8_t used;
+} ls_sleep;
+
+typedef struct ls_suspend {    /* suspend(): a bare yield */
+    ls_obj hdr;
+    uint8_t used;
+} ls_suspend;
+
+typedef struct ls_handle_obj { /* what call_soon / call_later return */
+    ls_obj hdr;
+    ls_handle *h;
+} ls_handle_obj;
+
+typedef struct ls_ctxvar {
+    ls_obj hdr;
+    ls_value name, dflt;       /* dflt UNBOUND when there is none */
+    uint64_t id;
+} ls_ctxvar;
+
+typedef struct ls_ctxmap {     /* immutable: set() builds a new one */
+    ls_obj hdr;
+    int32_t n;
+    struct { ls_ctxvar *var; ls_value v; } e[];
+} ls_ctxmap;
+
+typedef struct ls_ctx {
+    ls_obj hdr;
+    ls_ctxmap *map;            /* NULL: empty */
+} ls_ctx;
+
+typedef struct ls_cvtoken {
+    ls_obj hdr;
+    ls_ctxvar *var;
+    ls_ctx *ctx;
+    ls_value old;              /* UNBOUND: the var had no value */
+    uint8_t used;
+} ls_cvtoken;
+
+/* ---- constructors ---- */
+static inline ls_value ls_none(void) { ls_value v = {LS_V_NONE, 0, {0}}; return v; }
+static inline ls_value ls_unbound(void) { ls_value v = {LS_V_UNBOUND, 0, {0}}; return v; }
+static inline ls_value ls_bool(bool b) { ls_value v = {LS_V_BOOL, 0, {.i = b}}; return v; }
+static inline ls_value ls_int(int64_t i) { ls_value v = {LS_V_INT, 0, {.i = i}}; return v; }
+static inline ls_value ls_float(double f) { ls_value v = {LS_V_FLOAT, 0, {.f = f}}; return v; }
+static inline ls_value ls_obj_val(void *o) { ls_value v = {LS_V_OBJ, 0, {.o = (ls_obj *)o}}; return v; }
+static inline ls_value ls_tagged(ls_tag t, uint32_t aux) { ls_value v = {t, aux, {0}}; return v; }
+static inline bool ls_is(ls_value v, ls_okind k) { return v.tag == LS_V_OBJ && v.u.o->kind == k; }
+static inline bool ls_is_future(ls_value v) {
+    return v.tag == LS_V_OBJ && (v.u.o->kind == LS_O_FUTURE || v.u.o->kind == LS_O_TASK ||
+                                 v.u.o->kind == LS_O_GATHER);
+}
+
+void *ls_alloc(ls_vm *vm, ls_okind kind, size_t size);
+ls_value ls_str_new(ls_vm *vm, const char *s, size_t n);
+ls_value ls_str_cstr(ls_vm *vm, const char *s);
+ls_str *ls_str_perm(const char *s, size_t n);     /* a constant */
+ls_list *ls_list_new(ls_vm *vm, ls_okind kind, int cap);
+void ls_list_push(ls_list *l, ls_value v);
+ls_exc *ls_exc_new(ls_vm *vm, ls_exc_type type, const char *msg);
+ls_exc *ls_exc_newv(ls_vm *vm, ls_exc_type type, ls_value *args, int n);
+
+/* ---- operations ---- */
+const char *ls_exc_name(uint32_t type);
+bool ls_exc_subclass(uint32_t type, uint32_t parent);
+const char *ls_type_name(ls_value v);
+bool ls_truthy(ls_value v);
+bool ls_equal(ls_value a, ls_value b);
+bool ls_identical(ls_value a, ls_value b);
+/* Appends Python's str(v) or repr(v). */
+void ls_str_of(ls_buf *b, ls_value v, bool repr);
+
+/* ---- collector ---- */
+void ls_gc_mark_value(ls_vm *vm, ls_value v);
+void ls_gc_mark_obj(ls_vm *vm, ls_obj *o);
+void ls_gc_collect(ls_vm *vm);
+void ls_gc_free_all(ls_vm *vm);
+
+#endif

@@ -1,0 +1,974 @@
+/* vm.c: the bytecode interpreter. One C loop runs a whole chain of
+ * frames: calls and awaits switch frames without recursing in C, so a
+ * suspension anywhere in the chain is a plain return to the task step. */
+#include "vm.h"
+
+#include "builtins.h"
+#include "ctx.h"
+#include "loop.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LS_MAX_DEPTH 1000     /* frames in one chain: CPython's recursion limit */
+#define LS_DEFAULT_STEPS 4000000000ull
+
+int ls_vm_raise(ls_vm *vm, ls_exc_type type, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vm->exc = ls_exc_new(vm, type, msg);
+    return -1;
+}
+
+void ls_vm_log(ls_vm *vm, const char *line, size_t n) {
+    if (vm->ntrace == vm->captrace) {
+        vm->captrace = vm->captrace ? vm->captrace * 2 : 64;
+        vm->trace = ls_xrealloc(vm->trace, (size_t)vm->captrace * sizeof *vm->trace);
+    }
+    vm->trace[vm->ntrace++] = ls_xstrndup(line, n);
+    if (vm->echo) {
+        fwrite(line, 1, n, stdout);
+        fputc('\n', stdout);
+    }
+}
+
+ls_frame *ls_frame_new(ls_vm *vm, const ls_proto *p) {
+    ls_frame *f = ls_alloc(vm, LS_O_FRAME, p->frame_size);
+    f->proto = p;
+    f->state = LS_FRAME_CREATED;
+    f->waiting = ls_none();
+    return f;
+}
+
+static ls_block *blocks_of(ls_frame *f) {
+    return (ls_block *)(f->slots + f->proto->nlocals + f->proto->maxstack);
+}
+
+int ls_vm_bind(ls_vm *vm, const ls_proto *p, ls_frame *fr, ls_value *args, int nargs,
+               ls_value kwnames) {
+    ls_list *kw = kwnames.tag == LS_V_OBJ ? (ls_list *)kwnames.u.o : NULL;
+    int nkw = kw ? kw->n : 0, npos = nargs - nkw;
+    if (npos > p->nparams)
+        return ls_vm_raise(vm, LS_E_TYPE, "%s() takes %d positional argument%s but %d %s given",
+                           p->name, p->nparams, p->nparams == 1 ? "" : "s", npos,
+                           npos == 1 ? "was" : "were");
+    for (int i = 0; i < npos; i++) fr->slots[i] = args[i];
+    for (int k = 0; k < nkw; k++) {
+        const char *name = ((ls_str *)kw->v[k].u.o)->s;
+        int slot = -1;
+        for (int i = 0; i < p->nparams; i++)
+            if (strcmp(p->localnames[i], name) == 0) slot = i;
+        if (slot < 0)
+            return ls_vm_raise(vm, LS_E_TYPE, "%s() got an unexpected keyword argument '%s'",
+                               p->name, name);
+        if (fr->slots[slot].tag != LS_V_UNBOUND)
+            return ls_vm_raise(vm, LS_E_TYPE, "%s() got multiple values for argument '%s'",
+                               p->name, name);
+        fr->slots[slot] = args[npos + k];
+    }
+    for (int i = 0; i < p->nparams; i++)
+        if (fr->slots[i].tag == LS_V_UNBOUND) {
+            if (p->defaults[i].tag == LS_V_UNBOUND)
+                return ls_vm_raise(vm, LS_E_TYPE, "%s() missing required argument: '%s'",
+                                   p->name, p->localnames[i]);
+            fr->slots[i] = p->defaults[i];
+        }
+    return 0;
+}
+
+/* ---- arithmetic and comparison ---- */
+
+static bool isnum(ls_value v) {
+    return v.tag == LS_V_INT || v.tag == LS_V_BOOL || v.tag == LS_V_FLOAT;
+}
+static double fnum(ls_value v) { return v.tag == LS_V_FLOAT ? v.u.f : (double)v.u.i; }
+
+static int type_error2(ls_vm *vm, const char *op, ls_value a, ls_value b) {
+    return ls_vm_raise(vm, LS_E_TYPE, "unsupported operand type(s) for %s: '%s' and '%s'", op,
+                       ls_type_name(a), ls_type_name(b));
+}
+
+static int64_t floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+static int concat(ls_vm *vm, ls_value a, ls_value b, ls_value *out) {
+    if (ls_is(a, LS_O_STR) && ls_is(b, LS_O_STR)) {
+        ls_str *x = (ls_str *)a.u.o, *y = (ls_str *)b.u.o;
+        ls_str *s = ls_alloc(vm, LS_O_STR, sizeof *s + x->len + y->len + 1);
+        memcpy(s->s, x->s, x->len);
+        memcpy(s->s + x->len, y->s, y->len);
+        s->len = x->len + y->len;
+        *out = ls_obj_val(s);
+        return 0;
+    }
+    ls_list *x = (ls_list *)a.u.o, *y = (ls_list *)b.u.o;
+    ls_list *l = ls_list_new(vm, a.u.o->kind, x->n + y->n);
+    for (int i = 0; i < x->n; i++) ls_list_push(l, x->v[i]);
+    for (int i = 0; i < y->n; i++) ls_list_push(l, y->v[i]);
+    *out = ls_obj_val(l);
+    return 0;
+}
+
+static int repeat(ls_vm *vm, ls_value seq, int64_t n, ls_value *out) {
+    if (n < 0) n = 0;
+    if (ls_is(seq, LS_O_STR)) {
+        ls_str *x = (ls_str *)seq.u.o;
+        if (n && x->len > (1u << 26) / (uint64_t)n)
+            return ls_vm_raise(vm, LS_E_OVERFLOW, "repeated string is too long");
+        ls_buf b = {0};
+        for (int64_t i = 0; i < n; i++) ls_buf_putn(&b, x->s, x->len);
+        *out = ls_str_new(vm, b.p ? b.p : "", b.len);
+        ls_buf_free(&b);
+        return 0;
+    }
+    ls_list *x = (ls_list *)seq.u.o;
+    if (n && x->n > (1 << 24) / n) return ls_vm_raise(vm, LS_E_OVERFLOW, "repeated list is too long");
+    ls_list *l = ls_list_new(vm, seq.u.o->kind, (int)(x->n * n));
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < x->n; j++) ls_list_push(l, x->v[j]);
+    *out = ls_obj_val(l);
+    return 0;
+}
+
+static bool seqlike(ls_value v) {
+    return ls_is(v, LS_O_STR) || ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE);
+}
+
+static int binop(ls_vm *vm, int op, ls_value a, ls_value b, ls_value *out) {
+    const char *sym = op == LS_TK_PLUS ? "+" : op == LS_TK_MINUS ? "-" : op == LS_TK_STAR ? "*"
+                    : op == LS_TK_SLASH ? "/" : op == LS_TK_DSLASH ? "//" : "%";
+    if (isnum(a) && isnum(b)) {
+        if (a.tag != LS_V_FLOAT && b.tag != LS_V_FLOAT && op != LS_TK_SLASH) {
+            int64_t x = a.u.i, y = b.u.i, r;
+            switch (op) {
+            case LS_TK_PLUS:
+                if (__builtin_add_overflow(x, y, &r)) goto overflow;
+                break;
+            case LS_TK_MINUS:
+                if (__builtin_sub_overflow(x, y, &r)) goto overflow;
+                break;
+            case LS_TK_STAR:
+                if (__builtin_mul_overflow(x, y, &r)) goto overflow;
+                break;
+            case LS_TK_DSLASH:
+                if (!y) return ls_vm_raise(vm, LS_E_ZERO_DIV, "integer division or modulo by zero");
+                if (x == INT64_MIN && y == -1) goto overflow;
+                r = floordiv(x, y);
+                break;
+            default:
+                if (!y) return ls_vm_raise(vm, LS_E_ZERO_DIV, "integer modulo by zero");
+                if (y == -1) { r = 0; break; }
+                r = x - floordiv(x, y) * y;
+                break;
+            }
+            *out = ls_int(r);
+            return 0;
+        }
+        double x = fnum(a), y = fnum(b), r;
+        switch (op) {
+        case LS_TK_PLUS: r = x + y; break;
+        case LS_TK_MINUS: r = x - y; break;
+        case LS_TK_STAR: r = x * y; break;
+        case LS_TK_SLASH:
+            if (y == 0) return ls_vm_raise(vm, LS_E_ZERO_DIV, "division by zero");
+            r = x / y;
+            break;
+        case LS_TK_DSLASH:
+            if (y == 0) return ls_vm_raise(vm, LS_E_ZERO_DIV, "float floor division by zero");
+            r = floor(x / y);
+            break;
+        default:
+            if (y == 0) return ls_vm_raise(vm, LS_E_ZERO_DIV, "float modulo");
+            r = fmod(x, y);
+            if (r != 0 && ((r < 0) != (y < 0))) r += y;
+            break;
+        }
+        *out = ls_float(r);
+        return 0;
+    }
+    if (op == LS_TK_PLUS && a.tag == LS_V_OBJ && b.tag == LS_V_OBJ && seqlike(a) &&
+        a.u.o->kind == b.u.o->kind)
+        return concat(vm, a, b, out);
+    if (op == LS_TK_STAR && seqlike(a) && (b.tag == LS_V_INT || b.tag == LS_V_BOOL))
+        return repeat(vm, a, b.u.i, out);
+    if (op == LS_TK_STAR && seqlike(b) && (a.tag == LS_V_INT || a.tag == LS_V_BOOL))
+        return repeat(vm, b, a.u.i, out);
+    if (op == LS_TK_PLUS && ls_is(a, LS_O_STR))
+        return ls_vm_raise(vm, LS_E_TYPE, "can only concatenate str (not \"%s\") to str",
+                           ls_type_name(b));
+    return type_error2(vm, sym, a, b);
+overflow:
+    return ls_vm_raise(vm, LS_E_OVERFLOW, "integer overflow: the model's ints are 64-bit");
+}
+
+/* <0, 0, >0 into *r; -1 if the values do not order. */
+static int order(ls_vm *vm, const char *sym, ls_value a, ls_value b, int *r) {
+    if (isnum(a) && isnum(b)) {
+        if (a.tag != LS_V_FLOAT && b.tag != LS_V_FLOAT) *r = (a.u.i > b.u.i) - (a.u.i < b.u.i);
+        else *r = (fnum(a) > fnum(b)) - (fnum(a) < fnum(b));
+        return 0;
+    }
+    if (ls_is(a, LS_O_STR) && ls_is(b, LS_O_STR)) {
+        ls_str *x = (ls_str *)a.u.o, *y = (ls_str *)b.u.o;
+        size_t n = x->len < y->len ? x->len : y->len;
+        int c = memcmp(x->s, y->s, n);
+        *r = c ? c : (x->len > y->len) - (x->len < y->len);
+        return 0;
+    }
+    if (a.tag == LS_V_OBJ && b.tag == LS_V_OBJ && a.u.o->kind == b.u.o->kind &&
+        (a.u.o->kind == LS_O_LIST || a.u.o->kind == LS_O_TUPLE)) {
+        ls_list *x = (ls_list *)a.u.o, *y = (ls_list *)b.u.o;
+        for (int i = 0; i < x->n && i < y->n; i++) {
+            if (ls_equal(x->v[i], y->v[i])) continue;
+            return order(vm, sym, x->v[i], y->v[i], r);
+        }
+        *r = (x->n > y->n) - (x->n < y->n);
+        return 0;
+    }
+    return ls_vm_raise(vm, LS_E_TYPE, "'%s' not supported between instances of '%s' and '%s'",
+                       sym, ls_type_name(a), ls_type_name(b));
+}
+
+static int contains(ls_vm *vm, ls_value hay, ls_value needle, bool *r) {
+    if (ls_is(hay, LS_O_LIST) || ls_is(hay, LS_O_TUPLE)) {
+        ls_list *l = (ls_list *)hay.u.o;
+        *r = false;
+        for (int i = 0; i < l->n && !*r; i++) *r = ls_equal(l->v[i], needle);
+        return 0;
+    }
+    if (ls_is(hay, LS_O_STR)) {
+        if (!ls_is(needle, LS_O_STR))
+            return ls_vm_raise(vm, LS_E_TYPE, "'in <string>' requires string as left operand, not %s",
+                               ls_type_name(needle));
+        *r = strstr(((ls_str *)hay.u.o)->s, ((ls_str *)needle.u.o)->s) != NULL;
+        return 0;
+    }
+    if (ls_is(hay, LS_O_RANGE)) {
+        ls_range *g = (ls_range *)hay.u.o;
+        *r = false;
+        if (needle.tag == LS_V_INT) {
+            int64_t x = needle.u.i;
+            bool in = g->step > 0 ? x >= g->start && x < g->stop : x <= g->start && x > g->stop;
+            *r = in && (x - g->start) % g->step == 0;
+        }
+        return 0;
+    }
+    return ls_vm_raise(vm, LS_E_TYPE, "argument of type '%s' is not iterable", ls_type_name(hay));
+}
+
+static int compare(ls_vm *vm, int op, ls_value a, ls_value b, ls_value *out) {
+    bool neg = op >= 256, r = false;
+    op &= 255;
+    int c;
+    switch (op) {
+    case LS_TK_EQ: r = ls_equal(a, b); break;
+    case LS_TK_NE: r = !ls_equal(a, b); break;
+    case LS_TK_IS: r = ls_identical(a, b) != neg; break;
+    case LS_TK_IN: case LS_TK_NOT:
+        if (contains(vm, b, a, &r) < 0) return -1;
+        if (op == LS_TK_NOT) r = !r;
+        break;
+    default: {
+        const char *sym = op == LS_TK_LT ? "<" : op == LS_TK_LE ? "<=" : op == LS_TK_GT ? ">" : ">=";
+        if (order(vm, sym, a, b, &c) < 0) return -1;
+        r = op == LS_TK_LT ? c < 0 : op == LS_TK_LE ? c <= 0 : op == LS_TK_GT ? c > 0 : c >= 0;
+    }
+    }
+    *out = ls_bool(r);
+    return 0;
+}
+
+static int subscript(ls_vm *vm, ls_value o, ls_value i, ls_value *out) {
+    if (i.tag != LS_V_INT && i.tag != LS_V_BOOL)
+        return ls_vm_raise(vm, LS_E_TYPE, "indices must be integers, not %s", ls_type_name(i));
+    int64_t k = i.u.i;
+    if (ls_is(o, LS_O_LIST) || ls_is(o, LS_O_TUPLE)) {
+        ls_list *l = (ls_list *)o.u.o;
+        if (k < 0) k += l->n;
+        if (k < 0 || k >= l->n)
+            return ls_vm_raise(vm, LS_E_INDEX, "%s index out of range", ls_type_name(o));
+        *out = l->v[k];
+        return 0;
+    }
+    if (ls_is(o, LS_O_STR)) {
+        ls_str *s = (ls_str *)o.u.o;
+        if (k < 0) k += s->len;
+        if (k < 0 || k >= (int64_t)s->len) return ls_vm_raise(vm, LS_E_INDEX, "string index out of range");
+        *out = ls_str_new(vm, s->s + k, 1);
+        return 0;
+    }
+    if (ls_is(o, LS_O_RANGE)) {
+        ls_range *g = (ls_range *)o.u.o;
+        int64_t n = g->step > 0 ? (g->stop - g->start + g->step - 1) / g->step
+                                : (g->start - g->stop - g->step - 1) / -g->step;
+        if (n < 0) n = 0;
+        if (k < 0) k += n;
+        if (k < 0 || k >= n) return ls_vm_raise(vm, LS_E_INDEX, "range object index out of range");
+        *out = ls_int(g->start + k * g->step);
+        return 0;
+    }
+    return ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not subscriptable", ls_type_name(o));
+}
+
+/* Items of a sequence, for unpacking and *args: a list, tuple or range. */
+static ls_list *as_list(ls_vm *vm, ls_value v) {
+    if (ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE)) return (ls_list *)v.u.o;
+    if (ls_is(v, LS_O_RANGE)) {
+        ls_range *g = (ls_range *)v.u.o;
+        ls_list *l = ls_list_new(vm, LS_O_LIST, 0);
+        for (int64_t x = g->start; g->step > 0 ? x < g->stop : x > g->stop; x += g->step) {
+            if (l->n > (1 << 24)) break;
+            ls_list_push(l, ls_int(x));
+        }
+        return l;
+    }
+    if (ls_is(v, LS_O_STR)) {
+        ls_str *s = (ls_str *)v.u.o;
+        ls_list *l = ls_list_new(vm, LS_O_LIST, (int)s->len);
+        for (uint32_t i = 0; i < s->len; i++) ls_list_push(l, ls_str_new(vm, s->s + i, 1));
+        return l;
+    }
+    ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not iterable", ls_type_name(v));
+    return NULL;
+}
+
+/* ---- calls ---- */
+
+/* Calls callee. A user `def` returns a frame to run in *frame; anything
+ * else leaves its result in *out. 0, or -1 with vm->exc (or vm->err). */
+static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_value kwnames,
+                      ls_value *out, ls_frame **frame) {
+    *frame = NULL;
+    switch (callee.tag) {
+    case LS_V_FUNC: {
+        const ls_proto *p = vm->prog->protos[callee.u.i];
+        ls_frame *fr = ls_frame_new(vm, p);
+        if (ls_vm_bind(vm, p, fr, args, nargs, kwnames) < 0) return -1;
+        if (p->is_async) *out = ls_obj_val(fr);
+        else *frame = fr;
+        return 0;
+    }
+    case LS_V_BUILTIN:
+        return ls_builtin_call(vm, (int)callee.aux, args, nargs, kwnames, out);
+    case LS_V_METHOD:
+        return ls_method_call(vm, (int)callee.aux, args, nargs, kwnames, out);
+    case LS_V_EXCTYPE:
+        if (kwnames.tag == LS_V_OBJ)
+            return ls_vm_raise(vm, LS_E_TYPE, "%s() takes no keyword arguments",
+                               ls_exc_name(callee.aux));
+        *out = ls_obj_val(ls_exc_newv(vm, (ls_exc_type)callee.aux, args, nargs));
+        return 0;
+    default:
+        return ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not callable", ls_type_name(callee));
+    }
+}
+
+int ls_vm_call(ls_vm *vm, ls_value fn, ls_value *args, int nargs, ls_value *out) {
+    ls_frame *fr;
+    if (call_value(vm, fn, args, nargs, ls_none(), out, &fr) < 0) return -1;
+    if (!fr) return 0;
+    ls_exec r = ls_vm_exec(vm, fr, NULL, out);
+    if (r == LS_EXEC_RETURN) return 0;
+    if (r == LS_EXEC_RAISE) vm->exc = (ls_exc *)out->u.o;
+    return -1;
+}
+
+static bool budget_exhausted(ls_vm *vm, ls_frame *f, uint32_t pc) {
+    ls_error_at(&vm->err, vm->prog->path, f->proto->lines[pc ? pc - 1 : 0], 1,
+                "step budget of %llu instructions exhausted (a loop that never yields?)",
+                (unsigned long long)vm->max_steps);
+    return true;
+}
+
+/* ---- the interpreter ---- */
+
+ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
+    const ls_proto *p;
+    const uint32_t *code;
+    const ls_value *consts;
+    ls_value *locals, *stack, *sp;
+    uint32_t pc;
+    ls_frame *nf;
+    ls_value v, w;
+
+#define LOAD()                                                                 \
+    do {                                                                       \
+        p = f->proto;                                                          \
+        code = p->code;                                                        \
+        consts = p->consts;                                                    \
+        locals = f->slots;                                                     \
+        stack = locals + p->nlocals;                                           \
+        sp = stack + f->sp;                                                    \
+        pc = f->pc;                                                            \
+    } while (0)
+#define SAVE()                                                                 \
+    do {                                                                       \
+        f->pc = pc;                                                            \
+        f->sp = (uint16_t)(sp - stack);                                        \
+    } while (0)
+#define PUSH(x) (*sp++ = (x))
+#define POP() (*--sp)
+#define TOP() (sp[-1])
+#define RAISE_EXC(e)                                                           \
+    do {                                                                       \
+        exc = (e);                                                             \
+        goto handle;                                                           \
+    } while (0)
+#define CHECK(call)                                                            \
+    do {                                                                       \
+        if ((call) < 0) goto failed;                                           \
+    } while (0)
+
+    if (vm->depth >= LS_MAX_NESTED_EXEC) {
+        *out = ls_obj_val(ls_exc_new(vm, LS_E_RECURSION, "maximum recursion depth exceeded"));
+        return LS_EXEC_RAISE;
+    }
+    vm->depth++;
+    ls_assert(f->state == LS_FRAME_CREATED || f->state == LS_FRAME_SUSPENDED);
+    if (f->state == LS_FRAME_CREATED) {
+        f->state = LS_FRAME_RUNNING;
+        LOAD();
+        if (exc) {   /* throw() into a coroutine that never started */
+            f->state = LS_FRAME_DONE;
+            *out = ls_obj_val(exc);
+            vm->depth--;
+            return LS_EXEC_RAISE;
+        }
+    } else {
+        f->state = LS_FRAME_RUNNING;
+        LOAD();
+        w = f->waiting;
+        f->waiting = ls_none();
+        if (ls_is_future(w)) {
+            ls_future *fut = (ls_future *)w.u.o;
+            if (fut->timer) {   /* sleep's `finally: h.cancel()` */
+                ls_handle_cancel(vm, fut->timer);
+            }
+            if (exc) goto handle;
+            if (fut->state == LS_FUT_PENDING) {
+                ls_vm_raise(vm, LS_E_RUNTIME, "await wasn't used with future");
+                goto failed;
+            }
+            CHECK(ls_future_result(vm, fut, &v));
+            PUSH(v);
+        } else {
+            if (exc) goto handle;
+            PUSH(ls_is(w, LS_O_SLEEP) ? ((ls_sleep *)w.u.o)->result : ls_none());
+        }
+    }
+
+    for (;;) {
+        uint32_t ins = code[pc++];
+        int32_t arg = LS_ARG(ins);
+        switch (LS_OP(ins)) {
+        case LS_OP_NOP: break;
+        case LS_OP_CONST: PUSH(consts[arg]); break;
+        case LS_OP_INT: PUSH(ls_int(arg)); break;
+        case LS_OP_NONE: PUSH(ls_none()); break;
+        case LS_OP_TRUE: PUSH(ls_bool(true)); break;
+        case LS_OP_FALSE: PUSH(ls_bool(false)); break;
+        case LS_OP_LOAD_LOCAL:
+            v = locals[arg];
+            if (v.tag == LS_V_UNBOUND) {
+                const char *nm = p->localnames[arg];
+                ls_vm_raise(vm, LS_E_UNBOUND_LOCAL,
+                            "cannot access local variable '%s' where it is not associated with a value",
+                            nm ? nm : "?");
+                goto failed;
+            }
+            PUSH(v);
+            break;
+        case LS_OP_STORE_LOCAL: locals[arg] = POP(); break;
+        case LS_OP_LOAD_GLOBAL:
+            v = vm->globals[arg];
+            if (v.tag == LS_V_UNBOUND) {
+                ls_vm_raise(vm, LS_E_NAME, "name '%s' is not defined", vm->prog->globalnames[arg]);
+                goto failed;
+            }
+            PUSH(v);
+            break;
+        case LS_OP_STORE_GLOBAL: vm->globals[arg] = POP(); break;
+        case LS_OP_LOAD_BUILTIN: PUSH(ls_tagged(LS_V_BUILTIN, (uint32_t)arg)); break;
+        case LS_OP_LOAD_EXC: PUSH(ls_tagged(LS_V_EXCTYPE, (uint32_t)arg)); break;
+        case LS_OP_POP: sp--; break;
+        case LS_OP_DUP: v = TOP(); PUSH(v); break;
+        case LS_OP_DUP2: sp[0] = sp[-2]; sp[1] = sp[-1]; sp += 2; break;
+        case LS_OP_ROT2: v = sp[-1]; sp[-1] = sp[-2]; sp[-2] = v; break;
+        case LS_OP_ROT3: v = sp[-1]; sp[-1] = sp[-2]; sp[-2] = sp[-3]; sp[-3] = v; break;
+        case LS_OP_BINARY:
+            w = POP();
+            v = TOP();
+            if (v.tag == LS_V_INT && w.tag == LS_V_INT && arg == LS_TK_PLUS &&
+                !__builtin_add_overflow(v.u.i, w.u.i, &sp[-1].u.i))
+                break;
+            CHECK(binop(vm, arg, v, w, &sp[-1]));
+            break;
+        case LS_OP_COMPARE:
+            w = POP();
+            v = TOP();
+            if (v.tag == LS_V_INT && w.tag == LS_V_INT && arg == LS_TK_LT) {
+                sp[-1] = ls_bool(v.u.i < w.u.i);
+                break;
+            }
+            CHECK(compare(vm, arg, v, w, &sp[-1]));
+            break;
+        case LS_OP_NOT: sp[-1] = ls_bool(!ls_truthy(sp[-1])); break;
+        case LS_OP_NEG:
+            v = TOP();
+            if (v.tag == LS_V_INT || v.tag == LS_V_BOOL) {
+                if (v.u.i == INT64_MIN) {
+                    ls_vm_raise(vm, LS_E_OVERFLOW, "integer overflow: the model's ints are 64-bit");
+                    goto failed;
+                }
+                sp[-1] = ls_int(-v.u.i);
+            } else if (v.tag == LS_V_FLOAT) {
+                sp[-1] = ls_float(-v.u.f);
+            } else {
+                ls_vm_raise(vm, LS_E_TYPE, "bad operand type for unary -: '%s'", ls_type_name(v));
+                goto failed;
+            }
+            break;
+        case LS_OP_POS:
+            if (!isnum(TOP())) {
+                ls_vm_raise(vm, LS_E_TYPE, "bad operand type for unary +: '%s'", ls_type_name(TOP()));
+                goto failed;
+            }
+            if (TOP().tag == LS_V_BOOL) sp[-1] = ls_int(TOP().u.i);
+            break;
+        case LS_OP_JUMP:
+            if ((uint32_t)arg < pc && ++vm->steps > vm->max_steps) goto budget;
+            pc = (uint32_t)arg;
+            break;
+        case LS_OP_JUMP_IF_FALSE:
+            if (!ls_truthy(POP())) pc = (uint32_t)arg;
+            break;
+        case LS_OP_JUMP_IF_TRUE:
+            if (ls_truthy(POP())) pc = (uint32_t)arg;
+            break;
+        case LS_OP_JUMP_IF_FALSE_OR_POP:
+            if (!ls_truthy(TOP())) pc = (uint32_t)arg;
+            else sp--;
+            break;
+        case LS_OP_JUMP_IF_TRUE_OR_POP:
+            if (ls_truthy(TOP())) pc = (uint32_t)arg;
+            else sp--;
+            break;
+        case LS_OP_BUILD_LIST: case LS_OP_BUILD_TUPLE: {
+            ls_list *l = ls_list_new(vm, LS_OP(ins) == LS_OP_BUILD_LIST ? LS_O_LIST : LS_O_TUPLE, arg);
+            sp -= arg;
+            for (int i = 0; i < arg; i++) ls_list_push(l, sp[i]);
+            PUSH(ls_obj_val(l));
+            break;
+        }
+        case LS_OP_LIST_APPEND:
+            v = POP();
+            ls_list_push((ls_list *)sp[-arg].u.o, v);
+            break;
+        case LS_OP_LIST_EXTEND: {
+            v = POP();
+            ls_list *src = as_list(vm, v);
+            if (!src) goto failed;
+            ls_list *dst = (ls_list *)TOP().u.o;
+            int n = src->n;
+            for (int i = 0; i < n; i++) ls_list_push(dst, src->v[i]);
+            break;
+        }
+        case LS_OP_UNPACK: {
+            v = POP();
+            ls_list *l = as_list(vm, v);
+            if (!l) goto failed;
+            if (l->n != arg) {
+                if (l->n > arg) ls_vm_raise(vm, LS_E_VALUE, "too many values to unpack (expected %d)", arg);
+                else ls_vm_raise(vm, LS_E_VALUE, "not enough values to unpack (expected %d, got %d)", arg, l->n);
+                goto failed;
+            }
+            for (int i = arg - 1; i >= 0; i--) PUSH(l->v[i]);
+            break;
+        }
+        case LS_OP_SUBSCR:
+            w = POP();
+            v = TOP();
+            CHECK(subscript(vm, v, w, &sp[-1]));
+            break;
+        case LS_OP_STORE_SUBSCR: {
+            w = POP();   /* index */
+            v = POP();   /* object */
+            ls_value val = POP();
+            if (!ls_is(v, LS_O_LIST)) {
+                ls_vm_raise(vm, LS_E_TYPE, "'%s' object does not support item assignment", ls_type_name(v));
+                goto failed;
+            }
+            if (w.tag != LS_V_INT) {
+                ls_vm_raise(vm, LS_E_TYPE, "list indices must be integers, not %s", ls_type_name(w));
+                goto failed;
+            }
+            ls_list *l = (ls_list *)v.u.o;
+            int64_t k = w.u.i < 0 ? w.u.i + l->n : w.u.i;
+            if (k < 0 || k >= l->n) {
+                ls_vm_raise(vm, LS_E_INDEX, "list assignment index out of range");
+                goto failed;
+            }
+            l->v[k] = val;
+            break;
+        }
+        case LS_OP_GET_ITER: {
+            v = TOP();
+            if (!(ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE) || ls_is(v, LS_O_RANGE) ||
+                  ls_is(v, LS_O_STR))) {
+                ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not iterable", ls_type_name(v));
+                goto failed;
+            }
+            ls_iter *it = ls_alloc(vm, LS_O_ITER, sizeof *it);
+            it->src = v;
+            if (ls_is(v, LS_O_RANGE)) it->i = ((ls_range *)v.u.o)->start;
+            sp[-1] = ls_obj_val(it);
+            break;
+        }
+        case LS_OP_FOR_ITER: {
+            ls_iter *it = (ls_iter *)TOP().u.o;
+            ls_obj *src = it->src.u.o;
+            bool more = false;
+            if (++vm->steps > vm->max_steps) goto budget;
+            switch (src->kind) {
+            case LS_O_LIST: case LS_O_TUPLE: {
+                ls_list *l = (ls_list *)src;
+                if (it->i < l->n) {
+                    PUSH(l->v[it->i++]);
+                    more = true;
+                }
+                break;
+            }
+            case LS_O_RANGE: {
+                ls_range *g = (ls_range *)src;
+                if (g->step > 0 ? it->i < g->stop : it->i > g->stop) {
+                    PUSH(ls_int(it->i));
+                    it->i += g->step;
+                    more = true;
+                }
+                break;
+            }
+            default: {
+                ls_str *s = (ls_str *)src;
+                if (it->i < (int64_t)s->len) {
+                    PUSH(ls_str_new(vm, s->s + it->i++, 1));
+                    more = true;
+                }
+                break;
+            }
+            }
+            if (!more) {
+                sp--;
+                pc = (uint32_t)arg;
+            }
+            break;
+        }
+        case LS_OP_FORMAT: {
+            ls_buf b = {0};
+            v = TOP();
+            if (arg == 0 && ls_is(v, LS_O_STR)) break;
+            ls_str_of(&b, v, arg == 1);
+            sp[-1] = ls_str_new(vm, b.p ? b.p : "", b.len);
+            ls_buf_free(&b);
+            break;
+        }
+        case LS_OP_BUILD_STR: {
+            size_t n = 0;
+            sp -= arg;
+            for (int i = 0; i < arg; i++) n += ((ls_str *)sp[i].u.o)->len;
+            ls_str *s = ls_alloc(vm, LS_O_STR, sizeof *s + n + 1);
+            s->len = (uint32_t)n;
+            n = 0;
+            for (int i = 0; i < arg; i++) {
+                ls_str *part = (ls_str *)sp[i].u.o;
+                memcpy(s->s + n, part->s, part->len);
+                n += part->len;
+            }
+            PUSH(ls_obj_val(s));
+            break;
+        }
+        case LS_OP_KWNAMES: vm->kwnames = consts[arg]; break;
+        case LS_OP_CALL: case LS_OP_CALL_EX: {
+            ls_value kw = vm->kwnames;
+            vm->kwnames = ls_none();
+            ls_value *args, callee, res = ls_none();
+            int nargs;
+            ls_value *tmp = NULL;
+            if (LS_OP(ins) == LS_OP_CALL) {
+                nargs = arg;
+                args = sp - nargs;
+                callee = args[-1];
+                sp -= nargs + 1;
+            } else {
+                ls_value *kwv = sp - arg;
+                ls_list *pos = (ls_list *)kwv[-1].u.o;
+                callee = kwv[-2];
+                nargs = pos->n + arg;
+                tmp = ls_xmalloc((size_t)(nargs ? nargs : 1) * sizeof *tmp);
+                memcpy(tmp, pos->v, (size_t)pos->n * sizeof *tmp);
+                memcpy(tmp + pos->n, kwv, (size_t)arg * sizeof *tmp);
+                args = tmp;
+                sp -= arg + 2;
+            }
+            if (++vm->steps > vm->max_steps) {
+                free(tmp);
+                goto budget;
+            }
+            SAVE();
+            int rc = call_value(vm, callee, args, nargs, kw, &res, &nf);
+            free(tmp);
+            if (rc < 0) goto failed;
+            if (nf) {
+                if (f->depth + 1 >= LS_MAX_DEPTH) {
+                    ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
+                    goto failed;
+                }
+                nf->caller = f;
+                nf->depth = (uint16_t)(f->depth + 1);
+                f->callee = nf;
+                f = nf;
+                f->state = LS_FRAME_RUNNING;
+                LOAD();
+                break;
+            }
+            PUSH(res);
+            break;
+        }
+        case LS_OP_LOAD_METHOD:
+            v = TOP();
+            sp[-1] = ls_tagged(LS_V_METHOD, (uint32_t)arg);
+            PUSH(v);
+            break;
+        case LS_OP_AWAIT: {
+            v = POP();
+            if (ls_is(v, LS_O_FRAME)) {
+                nf = (ls_frame *)v.u.o;
+                if (nf->state != LS_FRAME_CREATED) {
+                    ls_vm_raise(vm, LS_E_RUNTIME, "cannot reuse already awaited coroutine");
+                    goto failed;
+                }
+                if (f->depth + 1 >= LS_MAX_DEPTH) {
+                    ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
+                    goto failed;
+                }
+                SAVE();
+                nf->caller = f;
+                nf->depth = (uint16_t)(f->depth + 1);
+                f->callee = nf;
+                f = nf;
+                f->state = LS_FRAME_RUNNING;
+                LOAD();
+                break;
+            }
+            if (ls_is_future(v)) {
+                ls_future *fut = (ls_future *)v.u.o;
+                if (fut->state != LS_FUT_PENDING) {
+                    CHECK(ls_future_result(vm, fut, &w));
+                    PUSH(w);
+                    break;
+                }
+                SAVE();
+                f->waiting = v;
+                goto yield;
+            }
+            if (ls_is(v, LS_O_SLEEP)) {
+                ls_sleep *s = (ls_sleep *)v.u.o;
+                if (s->used) {
+                    ls_vm_raise(vm, LS_E_RUNTIME, "cannot reuse already awaited coroutine");
+                    goto failed;
+                }
+                s->used = 1;
+                SAVE();
+                if (!(s->delay > 0)) {   /* sleep(0): __sleep0, a bare yield */
+                    f->waiting = v;
+                    v = ls_none();
+                    goto yield;
+                }
+                ls_future *fut = ls_future_new(vm);
+                fut->timer = ls_call_later(vm, s->delay, LS_H_SET_RESULT, ls_obj_val(fut),
+                                           s->result, NULL);
+                fut->timer->refs++;
+                f->waiting = v = ls_obj_val(fut);
+                goto yield;
+            }
+            if (ls_is(v, LS_O_SUSPEND)) {
+                ls_suspend *s = (ls_suspend *)v.u.o;
+                if (s->used) {
+                    ls_vm_raise(vm, LS_E_RUNTIME, "cannot reuse already awaited coroutine");
+                    goto failed;
+                }
+                s->used = 1;
+                SAVE();
+                f->waiting = v;
+                v = ls_none();
+                goto yield;
+            }
+            ls_vm_raise(vm, LS_E_TYPE, "object %s can't be used in 'await' expression",
+                        ls_type_name(v));
+            goto failed;
+        }
+        case LS_OP_RETURN: {
+            v = POP();
+            ls_frame *c = f->caller;
+            f->state = LS_FRAME_DONE;
+            f->caller = NULL;
+            if (!c) {
+                *out = v;
+                vm->depth--;
+                return LS_EXEC_RETURN;
+            }
+            c->callee = NULL;
+            f = c;
+            f->state = LS_FRAME_RUNNING;
+            LOAD();
+            PUSH(v);
+            break;
+        }
+        case LS_OP_SETUP_TRY: {
+            ls_block *b = &blocks_of(f)[f->nblock++];
+            b->handler = (uint32_t)arg;
+            b->depth = (uint32_t)(sp - stack);
+            break;
+        }
+        case LS_OP_POP_BLOCK: f->nblock--; break;
+        case LS_OP_RAISE:
+            v = POP();
+            if (v.tag == LS_V_EXCTYPE) RAISE_EXC(ls_exc_new(vm, (ls_exc_type)v.aux, NULL));
+            if (ls_is(v, LS_O_EXC)) RAISE_EXC((ls_exc *)v.u.o);
+            ls_vm_raise(vm, LS_E_TYPE, "exceptions must derive from BaseException");
+            goto failed;
+        case LS_OP_RERAISE:
+            v = POP();
+            RAISE_EXC((ls_exc *)v.u.o);
+        case LS_OP_RAISE_ACTIVE:
+            ls_vm_raise(vm, LS_E_RUNTIME, "No active exception to reraise");
+            goto failed;
+        case LS_OP_EXC_MATCH: {
+            w = POP();
+            v = POP();
+            ls_exc *e = (ls_exc *)v.u.o;
+            bool hit = false;
+            if (w.tag == LS_V_EXCTYPE) {
+                hit = ls_exc_subclass(e->type, w.aux);
+            } else if (ls_is(w, LS_O_TUPLE)) {
+                ls_list *t = (ls_list *)w.u.o;
+                for (int i = 0; i < t->n; i++) {
+                    if (t->v[i].tag != LS_V_EXCTYPE) goto badmatch;
+                    hit |= ls_exc_subclass(e->type, t->v[i].aux);
+                }
+            } else {
+            badmatch:
+                ls_vm_raise(vm, LS_E_TYPE,
+                            "catching classes that do not inherit from BaseException is not allowed");
+                goto failed;
+            }
+            PUSH(ls_bool(hit));
+            break;
+        }
+        default:
+            ls_error_at(&vm->err, vm->prog->path, p->lines[pc - 1], 1, "internal error: bad opcode %d",
+                        LS_OP(ins));
+            vm->depth--;
+            return LS_EXEC_ABORT;
+        }
+        continue;
+
+    failed:
+        if (vm->err.set) {
+            vm->depth--;
+            return LS_EXEC_ABORT;
+        }
+        exc = vm->exc;
+        vm->exc = NULL;
+    handle:
+        /* Find a handler in this frame or, frame by frame, its callers. */
+        for (;;) {
+            if (f->nblock) {
+                ls_block b = blocks_of(f)[--f->nblock];
+                sp = stack + b.depth;
+                PUSH(ls_obj_val(exc));
+                pc = b.handler;
+                break;
+            }
+            ls_frame *c = f->caller;
+            f->state = LS_FRAME_DONE;
+            f->caller = NULL;
+            if (!c) {
+                *out = ls_obj_val(exc);
+                vm->depth--;
+                return LS_EXEC_RAISE;
+            }
+            c->callee = NULL;
+            f = c;
+            f->state = LS_FRAME_RUNNING;
+            LOAD();
+        }
+        continue;
+    }
+
+yield:
+    f->state = LS_FRAME_SUSPENDED;
+    vm->yield_top = f;
+    *out = v;
+    vm->depth--;
+    return LS_EXEC_YIELD;
+
+budget:
+    budget_exhausted(vm, f, pc);
+    vm->depth--;
+    return LS_EXEC_ABORT;
+#undef LOAD
+#undef SAVE
+#undef PUSH
+#undef POP
+#undef TOP
+#undef RAISE_EXC
+#undef CHECK
+}
+
+int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
+    memset(vm, 0, sizeof *vm);
+    vm->prog = prog;
+    vm->profile = profile;
+    vm->kwnames = ls_none();
+    vm->max_steps = LS_DEFAULT_STEPS;
+    vm->threshold = 8u << 20;
+    vm->globals = ls_xcalloc((size_t)(prog->nglobals ? prog->nglobals : 1), sizeof *vm->globals);
+    for (int i = 0; i < prog->nprotos; i++)
+        for (int g = 0; g < prog->nglobals; g++)
+            if (strcmp(prog->globalnames[g], prog->protos[i]->name) == 0) {
+                vm->globals[g].tag = LS_V_FUNC;
+                vm->globals[g].u.i = i;
+            }
+    ls_loop_init(vm);
+    vm->ctx = (ls_obj *)ls_ctx_new(vm, NULL);
+    ls_frame *f = ls_frame_new(vm, prog->init);
+    ls_value out;
+    ls_exec r = ls_vm_exec(vm, f, NULL, &out);
+    if (r == LS_EXEC_ABORT) return -1;
+    if (r == LS_EXEC_RAISE) {
+        ls_buf b = {0};
+        ls_str_of(&b, out, false);
+        ls_error_at(&vm->err, prog->path, 1, 1, "top-level binding raised %s: %s",
+                    ls_type_name(out), b.p ? b.p : "");
+        ls_buf_free(&b);
+        return -1;
+    }
+    return 0;
+}
+
+void ls_vm_free(ls_vm *vm) {
+    ls_loop_free(vm);
+    ls_gc_free_all(vm);
+    for (int i = 0; i < vm->ntrace; i++) free(vm->trace[i]);
+    free(vm->trace);
+    free(vm->globals);
+    memset(vm, 0, sizeof *vm);
+}

@@ -1,0 +1,105 @@
+/* vm.h: the runtime (one per case run) and the bytecode interpreter.
+ *
+ * A coroutine is a frame. `await coro` links the callee below the caller
+ * and goes on in the same interpreter loop: the loop is not touched. A
+ * suspension (a bare yield, a pending future) returns from ls_vm_exec to
+ * the task step with the innermost frame, as CPython's send/yield-from
+ * chain returns to Task.__step. */
+#ifndef LS_VM_H
+#define LS_VM_H
+
+#include "compile.h"
+#include "heap.h"
+#include "queue.h"
+
+#define LS_MAX_NESTED_EXEC 200   /* eager starts inside eager starts */
+
+/* Handle kinds: what a ready-queue or timer entry runs. */
+enum {
+    LS_H_STEP,        /* Task.__step(a = task, b = exception or None) */
+    LS_H_WAKEUP,      /* Task.__wakeup(a = task, b = future) */
+    LS_H_GATHER,      /* gather's _done_callback(a = gather, b = child) */
+    LS_H_USER,        /* a(*b) with b a tuple: call_soon, call_later, done
+                         callbacks */
+    LS_H_STOP,        /* run_until_complete's _run_until_complete_cb */
+    LS_H_SET_RESULT,  /* futures._set_result_unless_cancelled(a, b) */
+    LS_H_DONE,        /* a user done callback: a(b), b the future */
+};
+
+struct ls_handle {
+    uint8_t kind, cancelled, timer;
+    uint32_t refs;             /* queue or heap, and a user-visible object */
+    ls_obj *ctx;               /* Context it runs in, or NULL */
+    ls_value a, b;
+    double when;
+    uint64_t seq;
+    ls_handle *next_free;
+};
+
+typedef struct ls_loop {
+    ls_queue ready;
+    ls_heap timers;
+    double now;                /* virtual clock, seconds */
+    uint64_t seq;
+    bool stopping, running;
+    ls_task *pending_head, *pending_tail;   /* registered, not done */
+    ls_task *current;
+    int64_t next_task_id;
+    uint64_t iterations;
+    ls_handle *free_handles;
+} ls_loop;
+
+typedef enum ls_exec {
+    LS_EXEC_RETURN,   /* the base frame returned *out */
+    LS_EXEC_RAISE,    /* the base frame raised *out */
+    LS_EXEC_YIELD,    /* suspended on *out (a future, or None) */
+    LS_EXEC_ABORT,    /* the run cannot go on: vm->err says why */
+} ls_exec;
+
+struct ls_vm {
+    const ls_program *prog;
+    int profile;
+    ls_value *globals;
+    ls_loop loop;
+    ls_obj *ctx;               /* the Context running now */
+    ls_value kwnames;          /* keyword names of the next call */
+    ls_exc *exc;               /* raised by a builtin (return -1) */
+    ls_frame *yield_top;       /* innermost frame of the last yield */
+    int depth;                 /* nested ls_vm_exec */
+    /* collector */
+    ls_obj *objects;
+    size_t bytes, threshold;
+    ls_obj **gray;
+    size_t ngray, capgray;
+    /* trace */
+    char **trace;
+    int ntrace, captrace;
+    bool echo;                 /* print each line as it is logged */
+    /* limits and fatal errors */
+    uint64_t steps, max_steps;
+    ls_error err;
+    uint64_t var_ids;
+    ls_task *main_task;
+};
+
+/* Sets up a runtime for prog under a profile; runs the module init.
+ * Returns 0, or -1 with vm->err set. */
+int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile);
+void ls_vm_free(ls_vm *vm);
+
+ls_frame *ls_frame_new(ls_vm *vm, const ls_proto *p);
+/* Binds call arguments to a new frame's parameters; -1: TypeError. */
+int ls_vm_bind(ls_vm *vm, const ls_proto *p, ls_frame *fr, ls_value *args,
+               int nargs, ls_value kwnames);
+/* Runs frame f (resuming it, or throwing exc into it) and whatever it
+ * calls or awaits, until the chain's base frame finishes or suspends. */
+ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out);
+/* Calls a callable to completion from C (loop callbacks). 0, or -1 with
+ * vm->exc (an exception) or vm->err (abort) set. */
+int ls_vm_call(ls_vm *vm, ls_value fn, ls_value *args, int nargs, ls_value *out);
+/* Sets vm->exc to a new exception; returns -1. */
+int ls_vm_raise(ls_vm *vm, ls_exc_type type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ls_vm_log(ls_vm *vm, const char *line, size_t n);
+
+#endif

@@ -1,0 +1,78 @@
+# loopspec: conformance and benchmark suite for asyncio-style event loops.
+#
+#   make report   build the model and check every case under every profile
+#   make check    the tests: unit tests, the model on every case under ASan
+#                 and UBSan, the harness's own tests
+#   make deps     install what is missing (Debian packages, npm packages)
+
+PYTHON  := /usr/bin/python3
+CC      ?= cc
+CFLAGS  ?= -O2
+WARN    := -std=c11 -Wall -Wextra -Wno-unused-parameter
+SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRC     := $(sort $(wildcard model/src/*.c))
+HDR     := $(wildcard model/src/*.h)
+LIBSRC  := $(filter-out model/src/main.c,$(SRC))
+TESTS   := $(sort $(wildcard model/tests/check_*.c))
+
+REL     := model/build/release
+ASN     := model/build/asan
+REL_OBJ := $(patsubst model/src/%.c,$(REL)/%.o,$(SRC))
+ASN_OBJ := $(patsubst model/src/%.c,$(ASN)/%.o,$(SRC))
+ASN_LIB := $(filter-out $(ASN)/main.o,$(ASN_OBJ))
+TEST_BIN := $(patsubst model/tests/%.c,$(ASN)/%,$(TESTS))
+
+MODEL   := model/loopspec-model
+MODEL_ASAN := $(ASN)/loopspec-model
+
+.PHONY: all deps model check unit-tests model-cases harness-tests report bench-model clean
+
+all: model
+
+model: $(MODEL)
+
+deps:
+	@sh tools/deps.sh
+
+$(REL)/%.o: model/src/%.c $(HDR) | $(REL)
+	$(CC) $(WARN) $(CFLAGS) -DNDEBUG -c $< -o $@
+
+$(ASN)/%.o: model/src/%.c $(HDR) | $(ASN)
+	$(CC) $(WARN) $(SAN) -c $< -o $@
+
+$(REL) $(ASN):
+	mkdir -p $@
+
+$(MODEL): $(REL_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ -lm
+
+$(MODEL_ASAN): $(ASN_OBJ)
+	$(CC) $(SAN) -o $@ $^ -lm
+
+$(ASN)/check_%: model/tests/check_%.c $(ASN_LIB) $(HDR) model/tests/testutil.h
+	$(CC) $(WARN) $(SAN) -Imodel/src $(shell pkg-config --cflags check) -o $@ $< $(ASN_LIB) \
+	    $(shell pkg-config --libs check) -lm
+
+unit-tests: $(TEST_BIN)
+	@set -e; for t in $(TEST_BIN); do CK_VERBOSITY=normal ./$$t; done
+
+model-cases: $(MODEL_ASAN)
+	$(MODEL_ASAN) check --all-profiles -q cases
+
+harness-tests: $(MODEL)
+	$(PYTHON) -m pytest -q harness/tests
+
+check: deps
+	@$(MAKE) --no-print-directory unit-tests model-cases harness-tests
+
+report: deps
+	@$(MAKE) --no-print-directory model
+	@$(PYTHON) tools/report.py
+
+bench-model: deps
+	@$(MAKE) --no-print-directory model
+	@$(PYTHON) tools/bench_model.py
+
+clean:
+	rm -rf model/build $(MODEL)

@@ -120,7 +120,7 @@ static ls_value wrap_handle(ls_vm *vm, ls_handle *h) {
 
 static bool callable(ls_value v) {
     return v.tag == LS_V_FUNC || v.tag == LS_V_BUILTIN || v.tag == LS_V_METHOD ||
-           v.tag == LS_V_EXCTYPE;
+           v.tag == LS_V_EXCTYPE || ls_is(v, LS_O_BOUND);
 }
 
 /* Items of an iterable for list(), sorted(), min() ... */

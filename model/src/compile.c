@@ -102,6 +102,7 @@ static int add_const(compiler *C, ls_value v) {
         if (f->consts[i].tag == v.tag && v.tag == LS_V_OBJ && v.u.o->kind == LS_O_STR &&
             f->consts[i].u.o->kind == LS_O_STR &&
             strcmp(((ls_str *)f->consts[i].u.o)->s, ((ls_str *)v.u.o)->s) == 0) {
+            free(v.u.o);   /* a duplicate of constant i */
             return i;
         }
     if (f->nconsts == f->capconsts) {
@@ -371,8 +372,12 @@ static int expr(compiler *C, ls_node *n) {
         if (n->n == 0) return expr(C, &(ls_node){.kind = LS_N_STR, .line = n->line, .str = "", .slen = 0});
         return emit(C, LS_OP_BUILD_STR, n->n, n->line);
     case LS_N_CALL: return call(C, n);
-    case LS_N_ATTR:
-        return fail(C, n, "attribute '%s' can only be called, as a method", n->str);
+    case LS_N_ATTR: {
+        int m = ls_method_lookup(n->str);
+        if (m < 0) return fail(C, n, "unknown method '%s'", n->str);
+        if (expr(C, n->k[0]) < 0) return -1;
+        return emit(C, LS_OP_LOAD_ATTR, m, n->line);
+    }
     case LS_N_STAR: return fail(C, n, "%s", "'*' is only allowed in call arguments");
     case LS_N_KWARG: return fail(C, n, "%s", "keyword argument outside a call");
     case LS_N_AWAIT:
@@ -877,7 +882,11 @@ ls_program *ls_compile(const ls_case *c, ls_error *e) {
     /* Top-level bindings are globals too, in order of appearance. */
     for (int i = 0; i < m->n; i++) {
         ls_node *s = m->list[i];
-        if (s->kind == LS_N_ASSIGN) collect_target(&C, s->k[0]), (void)0;
+        if (s->kind != LS_N_ASSIGN) continue;
+        ls_node *t = s->k[0];
+        if (t->kind == LS_N_NAME) add_global(&C, t->str);
+        else if (t->kind == LS_N_TUPLE || t->kind == LS_N_LIST)
+            for (int j = 0; j < t->n; j++) add_global(&C, t->list[j]->str);
     }
     prog->main = -1;
     for (int i = 0; i < m->n; i++) {

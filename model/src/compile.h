@@ -54,6 +54,7 @@
     X(CALL, 0, "call the callee under arg arguments; push the result")         \
     X(CALL_EX, 0, "call the callee with the list below arg keyword values")    \
     X(LOAD_METHOD, 1, "pop obj; push method arg of it, then obj")              \
+    X(LOAD_ATTR, 0, "replace obj by its method arg, bound to it")              \
     X(AWAIT, 0, "pop an awaitable: run a coroutine inline, or suspend the "   \
                 "task until the future is done; push its result")              \
     X(RETURN, -1, "pop the result and finish the frame")                       \

@@ -20,6 +20,7 @@ typedef struct parser {
 static ls_node *expr(parser *p);
 static ls_node *test(parser *p);
 static ls_node *block(parser *p);
+static ls_node *or_test(parser *p);
 
 static ls_token *peek(parser *p) { return &p->toks.v[p->pos]; }
 static ls_token *peek2(parser *p) {
@@ -209,13 +210,11 @@ static ls_node *list_tail(parser *p, ls_node *first, ls_token *open) {
         }
         c->k[1] = tg;
         if (!expect(p, LS_TK_IN)) return NULL;
-        p->depth++;
-        ls_node *it = expr(p);
-        p->depth--;
+        ls_node *it = or_test(p);   /* no conditional: its 'if' is ours */
         if (!it) return NULL;
         c->k[2] = it;
         if (accept(p, LS_TK_IF)) {
-            if (!(c->k[3] = test(p))) return NULL;
+            if (!(c->k[3] = or_test(p))) return NULL;
         }
         if (at(p, LS_TK_FOR))
             return err_at(p, peek(p), "%s", "nested comprehensions are not supported");

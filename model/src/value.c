@@ -169,6 +169,9 @@ bool ls_equal(ls_value a, ls_value b) {
                 if (!ls_equal(l->v[i], m->v[i])) return false;
             return true;
         }
+        if (x->kind == LS_O_BOUND && y->kind == LS_O_BOUND)
+            return ((ls_bound *)x)->method == ((ls_bound *)y)->method &&
+                   ls_identical(((ls_bound *)x)->self, ((ls_bound *)y)->self);
         if (x->kind == LS_O_RANGE && y->kind == LS_O_RANGE) {
             ls_range *r = (ls_range *)x, *s = (ls_range *)y;
             return r->start == s->start && r->stop == s->stop && r->step == s->step;
@@ -394,6 +397,7 @@ static void traverse(ls_vm *vm, ls_obj *o) {
     case LS_O_FUTURE: mark_future(vm, (ls_future *)o); break;
     case LS_O_SLEEP: ls_gc_mark_value(vm, ((ls_sleep *)o)->result); break;
     case LS_O_HANDLE: mark_handle(vm, ((ls_handle_obj *)o)->h); break;
+    case LS_O_BOUND: ls_gc_mark_value(vm, ((ls_bound *)o)->self); break;
     case LS_O_CTXVAR:
         ls_gc_mark_value(vm, ((ls_ctxvar *)o)->name);
         ls_gc_mark_value(vm, ((ls_ctxvar *)o)->dflt);

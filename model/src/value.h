@@ -46,7 +46,7 @@ typedef struct ls_value {
     X(FUTURE, "Future") X(TASK, "Task") X(GATHER, "_GatheringFuture")          \
     X(SLEEP, "coroutine") X(SUSPEND, "generator") X(HANDLE, "Handle")          \
     X(CTXVAR, "ContextVar") X(CTX, "Context") X(CTXMAP, "hamt")                \
-    X(TOKEN, "Token")
+    X(TOKEN, "Token") X(BOUND, "method")
 
 typedef enum ls_okind {
 #define LS_X(n, py) LS_O_##n,
@@ -203,6 +203,12 @@ typedef struct ls_suspend {    /* suspend(): a bare yield */
     ls_obj hdr;
     uint8_t used;
 } ls_suspend;
+
+typedef struct ls_bound {     /* obj.method, not called yet */
+    ls_obj hdr;
+    ls_value self;
+    uint32_t method;
+} ls_bound;
 
 typedef struct ls_handle_obj { /* what call_soon / call_later return */
     ls_obj hdr;

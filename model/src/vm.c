@@ -360,6 +360,17 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
         return ls_builtin_call(vm, (int)callee.aux, args, nargs, kwnames, out);
     case LS_V_METHOD:
         return ls_method_call(vm, (int)callee.aux, args, nargs, kwnames, out);
+    case LS_V_OBJ:
+        if (callee.u.o->kind == LS_O_BOUND) {
+            ls_bound *b = (ls_bound *)callee.u.o;
+            ls_value *full = ls_xmalloc((size_t)(nargs + 1) * sizeof *full);
+            full[0] = b->self;
+            memcpy(full + 1, args, (size_t)nargs * sizeof *args);
+            int rc = ls_method_call(vm, (int)b->method, full, nargs + 1, kwnames, out);
+            free(full);
+            return rc;
+        }
+        return ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not callable", ls_type_name(callee));
     case LS_V_EXCTYPE:
         if (kwnames.tag == LS_V_OBJ)
             return ls_vm_raise(vm, LS_E_TYPE, "%s() takes no keyword arguments",
@@ -739,6 +750,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 break;
             }
             PUSH(res);
+            break;
+        }
+        case LS_OP_LOAD_ATTR: {
+            ls_bound *b = ls_alloc(vm, LS_O_BOUND, sizeof *b);
+            b->self = TOP();
+            b->method = (uint32_t)arg;
+            sp[-1] = ls_obj_val(b);
             break;
         }
         case LS_OP_LOAD_METHOD:

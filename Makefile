@@ -50,7 +50,7 @@ $(MODEL): $(REL_OBJ)
 $(MODEL_ASAN): $(ASN_OBJ)
 	$(CC) $(SAN) -o $@ $^ -lm
 
-$(ASN)/check_%: model/tests/check_%.c $(ASN_LIB) $(HDR) model/tests/testutil.h
+$(ASN)/check_%: model/tests/check_%.c $(ASN_LIB) $(HDR) model/tests/testutil.h model/tests/observed.h
 	$(CC) $(WARN) $(SAN) -Imodel/src $(shell pkg-config --cflags check) -o $@ $< $(ASN_LIB) \
 	    $(shell pkg-config --libs check) -lm
 

@@ -534,7 +534,7 @@ void ls_expect_diff(ls_buf *b, const ls_expect *x, char **trace, int n,
         if (i < na && j < nb && same(a[i], trace[j])) {
             ls_buf_printf(b, " %s\n", trace[j]);
             i++, j++;
-        } else if (j < nb && (i == na || T(i, j + 1) >= T(i + 1, j))) {
+        } else if (j < nb && (i == na || T(i, j + 1) > T(i + 1, j))) {
             ls_buf_printf(b, "+%s\n", trace[j++]);
         } else {
             ls_buf_printf(b, "-%s\n", a[i++]);

@@ -1,0 +1,73 @@
+/* check_compile.c: name resolution, compile errors, and bytecode shape. */
+#include "testutil.h"
+
+static char *compile_err(const char *program) {
+    char *got = tu_run(program, LS_PROF_ASYNCIO);
+    return got;
+}
+
+static void fails(const char *program, const char *want) {
+    char *got = compile_err(program);
+    ck_assert_msg(strstr(got, want) != NULL, "got: %s\nwant: %s", got, want);
+    free(got);
+}
+
+START_TEST(names) {
+    fails("async def main():\n    log(nope)\n", ":6:9: error: name 'nope' is not defined");
+    fails("async def main():\n    l = Lock()\n", ":6:9: error: 'Lock' is not supported yet by the reference model");
+    fails("async def main():\n    await wait_for(main(), 1)\n",
+          "error: 'wait_for' is not supported yet by the reference model");
+    fails("def f():\n    await g()\n\nasync def main():\n    pass\n", ":6:5: error: 'await' outside an async function");
+    fails("async def main():\n    break\n", ":6:5: error: 'break' outside a loop");
+    fails("async def main():\n    x.frobnicate()\n", "error: unknown method 'frobnicate'");
+    fails("async def f():\n    pass\n\nasync def f():\n    pass\n\nasync def main():\n    pass\n",
+          "error: function 'f' is defined twice");
+    fails("async def main():\n    async with x:\n        pass\n", "error: 'async with' is not supported yet by the reference model");
+}
+END_TEST
+
+START_TEST(scopes) {
+    TU_RUN_EQ("n = 1\n\ndef bump():\n    global n\n    n = n + 1\n\nasync def main():\n    bump()\n    bump()\n"
+              "    log(n)\n",
+              LS_PROF_ASYNCIO, "3");
+    TU_RUN_EQ("x = 'g'\n\nasync def main():\n    log([x for x in range(2)], x)\n", LS_PROF_ASYNCIO, "[0, 1] g");
+    TU_RUN_EQ("async def main():\n    log(y)\n    y = 1\n", LS_PROF_ASYNCIO,
+              "uncaught UnboundLocalError: cannot access local variable 'y' where it is not associated with a value");
+}
+END_TEST
+
+START_TEST(finally_on_every_exit) {
+    TU_RUN_EQ("def f():\n    for i in range(3):\n        try:\n            if i == 0:\n                continue\n"
+              "            if i == 1:\n                break\n        finally:\n            log('fin', i)\n"
+              "    try:\n        return 'r'\n    finally:\n        log('last')\n\n"
+              "async def main():\n    log(f())\n",
+              LS_PROF_ASYNCIO, "fin 0|fin 1|last|r");
+}
+END_TEST
+
+START_TEST(stack_depth_fits) {
+    /* Deep expressions and nested handlers run without overflowing. */
+    TU_RUN_EQ("async def main():\n    log(1 + (2 + (3 + (4 + (5 + (6 + (7 + (8 + [9][0]))))))))\n"
+              "    try:\n        try:\n            try:\n                raise Error('x')\n"
+              "            finally:\n                log('a')\n        except ValueError:\n            log('no')\n"
+              "    except Error as e:\n        log('b', e)\n",
+              LS_PROF_ASYNCIO, "45|a|b x");
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("compile");
+    TCase *tc = tcase_create("errors");
+    tcase_add_test(tc, names);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("scopes");
+    tcase_add_test(tc, scopes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("control");
+    tcase_add_test(tc, finally_on_every_exit);
+    tcase_add_test(tc, stack_depth_fits);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)

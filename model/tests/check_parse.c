@@ -1,0 +1,143 @@
+/* check_parse.c: case files and the program grammar, good and bad. */
+#include "testutil.h"
+
+#define HDR "---\ntitle: t\nsource: s\n---\n"
+
+static void rejects(const char *text, const char *want) {
+    ls_case c;
+    char err[1024] = "";
+    int rc = tu_load(text, &c, err, sizeof err);
+    ls_case_free(&c);
+    ck_assert_msg(rc == -1, "accepted: %s", text);
+    ck_assert_str_eq(err, want);
+}
+
+static ls_case *accepts(const char *text, ls_case *c) {
+    char err[1024] = "";
+    int rc = tu_load(text, c, err, sizeof err);
+    ck_assert_msg(rc == 0, "rejected: %s", err);
+    return c;
+}
+
+START_TEST(header_errors) {
+    rejects("title: t\n", "error: a case starts with a '---' header line");
+    rejects("---\ntitle: t\n", "error: header is not closed by a '---' line");
+    rejects("---\ntitle: t\n---\nasync def main():\n    pass\nexpect:\n",
+            "error: header needs a non-empty 'source'");
+    rejects("---\ntitle: t\nsource: s\ncolour: red\n---\n",
+            "error: unknown header key 'colour' (keys: title, source, tags, requires, profiles, timeout, bench)");
+    rejects("---\ntitle: t\nsource: s\ntitle: u\n---\n", "error: duplicate header key 'title' (first on line 2)");
+    rejects("---\ntitle: t\nsource: s\nprofiles: asyncio fast\n---\n",
+            "error: unknown profile 'fast' (profiles: asyncio, eager, asyncio-3.11)");
+    rejects("---\ntitle: t\nsource: s\ntimeout: soon\n---\n",
+            "error: timeout must be a number of seconds in (0, 3600]");
+    rejects("---\ntitle: t\nsource: s\nnonsense\n---\n", "error: header line must be 'key: value'");
+}
+END_TEST
+
+START_TEST(expect_errors) {
+    rejects(HDR "async def main():\n    pass\n", "error: no expect block for profile asyncio (add 'expect:')");
+    rejects(HDR "async def main():\n    pass\nexpect[fast]:\n", "error: unknown profile 'fast' (profiles: asyncio, eager, asyncio-3.11)");
+    rejects(HDR "async def main():\n    pass\nexpect:\n    a\nexpect:\n    b\n",
+            "error: duplicate expect block for the default profile (first on line 7)");
+    rejects(HDR "async def main():\n    pass\nexpect:\n    a\n        b\n",
+            "error: unexpected indent in expect block (only 'unordered:' opens a nested group)");
+    rejects(HDR "async def main():\n    pass\nexpect:\n    unordered:\n    a\n", "error: empty 'unordered:' group");
+    rejects(HDR "async def main():\n    pass\nexpect: a\n", "error: expect block: lines go below 'expect:', indented");
+    rejects("---\ntitle: t\nsource: s\nprofiles: eager\n---\nasync def main():\n    pass\nexpect[asyncio]:\n    a\nexpect:\n",
+            "error: expect block for profile asyncio, which the case's 'profiles:' leaves out");
+}
+END_TEST
+
+START_TEST(expect_blocks_parse) {
+    ls_case c;
+    accepts(HDR "async def main():\n    pass\n\nexpect:\n    a\n    unordered:\n        b\n        c\n    d\n"
+                "expect[eager]:\n    x\n",
+            &c);
+    ck_assert_int_eq(c.nexpect, 2);
+    const ls_expect *x = ls_case_expect(&c, LS_PROF_ASYNCIO);
+    ck_assert_int_eq(x->n, 4);
+    ck_assert_str_eq(x->lines[1].text, "b");
+    ck_assert_int_eq(x->lines[1].group, 1);
+    ck_assert_int_eq(x->lines[2].group, 1);
+    ck_assert_int_eq(x->lines[3].group, 0);
+    ck_assert_str_eq(ls_case_expect(&c, LS_PROF_EAGER)->lines[0].text, "x");
+    ck_assert_ptr_eq(ls_case_expect(&c, LS_PROF_PY311), x);
+    char *t1[] = {"a", "c", "b", "d"}, *t2[] = {"a", "b", "d", "c"}, *t3[] = {" a ", "b", "c", "d"};
+    ck_assert(ls_expect_match(x, t1, 4));
+    ck_assert(!ls_expect_match(x, t2, 4));
+    ck_assert(ls_expect_match(x, t3, 4));
+    ck_assert(!ls_expect_match(x, t1, 3));
+    ls_buf b = {0};
+    ls_expect_diff(&b, x, t2, 4, "asyncio");
+    ck_assert_str_eq(ls_buf_cstr(&b), "--- expected (asyncio)\n+++ actual\n@@ -1,4 +1,4 @@\n a\n b\n-c\n d\n+c\n");
+    ls_buf_free(&b);
+    ls_case_free(&c);
+}
+END_TEST
+
+START_TEST(program_errors) {
+    rejects(HDR "async def main():\npass\nexpect:\n", "error: expected an indented block, found 'pass'");
+    rejects(HDR "async def main():\n    x = (1 +\nexpect:\n", "error: unexpected end of program: unclosed bracket");
+    rejects(HDR "async def helper():\n    pass\nexpect:\n", "error: the program has no 'async def main()'");
+    rejects(HDR "def main():\n    pass\nexpect:\n", "error: 'main' must be 'async def main()'");
+    rejects(HDR "async def main(x):\n    pass\nexpect:\n", "error: 'main' takes no arguments");
+    rejects(HDR "async def main():\n    async def inner():\n        pass\nexpect:\n",
+            "error: functions are top-level only: no nested 'def'");
+    rejects(HDR "async def main():\n    d = {}\nexpect:\n", "error: dicts and sets are not part of the case language");
+    rejects(HDR "async def main():\n    log('x')\n  log('y')\nexpect:\n",
+            "error: unindent does not match any outer indentation level");
+    rejects(HDR "async def main():\n    f(a=1, 2)\nexpect:\n", "error: positional argument follows keyword argument");
+    rejects(HDR "async def main():\n    log(f'{x:>3}')\nexpect:\n",
+            "error: format specs in f-string fields are not supported");
+    rejects(HDR "x = 1\nlog(x)\nasync def main():\n    pass\nexpect:\n",
+            "error: top level holds only 'def', 'async def' and 'NAME = value' bindings");
+}
+END_TEST
+
+START_TEST(error_positions) {
+    ls_case c;
+    char err[1024];
+    char *path = tu_write(HDR "async def main():\n    log(1 +)\nexpect:\n");
+    ls_error e = {0};
+    ck_assert_int_eq(ls_case_load(&c, path, &e), -1);
+    snprintf(err, sizeof err, "%s", strchr(e.msg, ':'));
+    ck_assert_str_eq(err, ":6:12: error: expected an expression, found ')'");
+    ls_case_free(&c);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(ast_json) {
+    ls_case c;
+    accepts(HDR "async def main():\n    t = create_task(p('x'))\n    await t\nexpect:\n    x\n", &c);
+    ls_buf b = {0};
+    ls_case_json(&b, &c);
+    const char *j = ls_buf_cstr(&b);
+    ck_assert_ptr_nonnull(strstr(j, "\"program_line\":5"));
+    ck_assert_ptr_nonnull(strstr(j, "\"expect\":{\"default\":[\"x\"]}"));
+    ck_assert_ptr_nonnull(strstr(j, "{\"kind\":\"await\",\"line\":7,\"col\":5,\"value\":{\"kind\":\"name\""));
+    ls_buf_free(&b);
+    ls_case_free(&c);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("parse");
+    TCase *tc = tcase_create("header");
+    tcase_add_test(tc, header_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("expect");
+    tcase_add_test(tc, expect_errors);
+    tcase_add_test(tc, expect_blocks_parse);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("program");
+    tcase_add_test(tc, program_errors);
+    tcase_add_test(tc, error_positions);
+    tcase_add_test(tc, ast_json);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)

@@ -1,0 +1,102 @@
+/* check_vm.c: the interpreter and the loop, on programs whose traces were
+ * observed on CPython (observed.h), and on the model's own limits. */
+#include "testutil.h"
+
+#include "observed.h"
+
+START_TEST(language) {
+    TU_RUN_EQ(prog_lang, LS_PROF_ASYNCIO, want_lang);
+    TU_RUN_EQ(prog_lang, LS_PROF_PY311, want_lang);
+}
+END_TEST
+
+START_TEST(loop_order) {
+    TU_RUN_EQ(prog_loop, LS_PROF_ASYNCIO, want_loop);
+    TU_RUN_EQ(prog_loop, LS_PROF_PY311, want_loop);
+    TU_RUN_EQ(prog_loop, LS_PROF_EAGER, want_loop_eager);
+}
+END_TEST
+
+START_TEST(context_and_cancel) {
+    TU_RUN_EQ(prog_ctx_cancel, LS_PROF_ASYNCIO, want_ctx_cancel);
+    TU_RUN_EQ(prog_ctx_cancel, LS_PROF_PY311, want_ctx_cancel);
+    TU_RUN_EQ(prog_ctx_cancel, LS_PROF_EAGER, want_ctx_cancel_eager);
+}
+END_TEST
+
+START_TEST(await_is_inline) {
+    /* seed 001 Case 1: await runs the callee before a task made earlier. */
+    const char *p = "async def p(w):\n    log(w)\n\nasync def main():\n"
+                    "    t = create_task(p('task'))\n    await p('await')\n    await t\n";
+    TU_RUN_EQ(p, LS_PROF_ASYNCIO, "await|task");
+    TU_RUN_EQ(p, LS_PROF_EAGER, "task|await");
+}
+END_TEST
+
+START_TEST(hang_is_reported) {
+    char *got = tu_run("async def main():\n    log('a')\n    await Future()\n", LS_PROF_ASYNCIO);
+    ck_assert_msg(strstr(got, "CPython would block forever") != NULL, "%s", got);
+    free(got);
+}
+END_TEST
+
+START_TEST(step_budget) {
+    char *path = tu_case("async def main():\n    while True:\n        pass\n");
+    ls_case c;
+    ls_error e = {0};
+    ck_assert_int_eq(ls_case_load(&c, path, &e), 0);
+    ls_program *p = ls_compile(&c, &e);
+    ck_assert_ptr_nonnull(p);
+    ls_vm vm;
+    ck_assert_int_eq(ls_vm_init(&vm, p, LS_PROF_ASYNCIO), 0);
+    vm.max_steps = 100000;
+    ck_assert_int_eq(ls_run_main(&vm), -1);
+    ck_assert_ptr_nonnull(strstr(vm.err.msg, ":6:1: error: step budget of 100000 instructions exhausted"));
+    ls_vm_free(&vm);
+    ls_program_free(p);
+    ls_case_free(&c);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(runtime_errors_are_exceptions) {
+    TU_RUN_EQ("async def main():\n    try:\n        x = [1][5]\n    except Exception as e:\n"
+              "        log(repr(e))\n    log(1 // 0)\n",
+              LS_PROF_ASYNCIO, "IndexError('list index out of range')|uncaught ZeroDivisionError: integer division or modulo by zero");
+    TU_RUN_EQ("def f(n):\n    return f(n + 1)\n\nasync def main():\n    f(0)\n", LS_PROF_ASYNCIO,
+              "uncaught RecursionError: maximum recursion depth exceeded");
+}
+END_TEST
+
+START_TEST(many_tasks_collect) {
+    /* Enough garbage to run the collector many times mid-run. */
+    TU_RUN_EQ("async def w(i):\n    await sleep(0)\n    return [i, str(i)]\n\n"
+              "async def main():\n    total = 0\n    for r in range(20):\n"
+              "        res = await gather(*[w(i) for i in range(2000)])\n"
+              "        total += len(res)\n    log(total)\n",
+              LS_PROF_ASYNCIO, "40000");
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("vm");
+    TCase *tc = tcase_create("observed");
+    tcase_add_test(tc, language);
+    tcase_add_test(tc, loop_order);
+    tcase_add_test(tc, context_and_cancel);
+    tcase_add_test(tc, await_is_inline);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_add_test(tc, hang_is_reported);
+    tcase_add_test(tc, step_budget);
+    tcase_add_test(tc, runtime_errors_are_exceptions);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("memory");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, many_tasks_collect);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)

@@ -59,6 +59,8 @@ unit-tests: $(TEST_BIN)
 
 model-cases: $(MODEL_ASAN)
 	$(MODEL_ASAN) check --all-profiles -q cases
+	@echo "the same cases with a collection at every safe point:"
+	LOOPSPEC_GC_STRESS=1 $(MODEL_ASAN) check --all-profiles -q $(filter-out cases/bench/,$(sort $(wildcard cases/*/)))
 
 harness-tests: $(MODEL)
 	$(PYTHON) -m pytest -q harness/tests

@@ -380,10 +380,23 @@ static int expr(compiler *C, ls_node *n) {
     }
     case LS_N_STAR: return fail(C, n, "%s", "'*' is only allowed in call arguments");
     case LS_N_KWARG: return fail(C, n, "%s", "keyword argument outside a call");
-    case LS_N_AWAIT:
+    case LS_N_AWAIT: {
         if (!C->fs->is_async) return fail(C, n, "%s", "'await' outside an async function");
-        if (expr(C, n->k[0]) < 0) return -1;
+        ls_node *c = n->k[0];
+        /* `await sleep(d)`: the coroutine object never escapes, so the
+         * VM runs sleep's body in place (one opcode, no allocation). */
+        if (c->kind == LS_N_CALL && c->k[0]->kind == LS_N_NAME &&
+            strcmp(c->k[0]->str, "sleep") == 0 && (c->n == 1 || c->n == 2) &&
+            c->list[0]->kind != LS_N_STAR && c->list[0]->kind != LS_N_KWARG &&
+            (c->n == 1 || (c->list[1]->kind != LS_N_STAR && c->list[1]->kind != LS_N_KWARG)) &&
+            find_local(C->fs, "sleep") < 0 && find_global(C, "sleep") < 0) {
+            for (int i = 0; i < c->n; i++)
+                if (expr(C, c->list[i]) < 0) return -1;
+            return emit(C, LS_OP_AWAIT_SLEEP, c->n, n->line);
+        }
+        if (expr(C, c) < 0) return -1;
         return emit(C, LS_OP_AWAIT, 0, n->line);
+    }
     case LS_N_LIST: case LS_N_TUPLE:
         for (int i = 0; i < n->n; i++)
             if (expr(C, n->list[i]) < 0) return -1;
@@ -724,6 +737,7 @@ static int stack_depth(compiler *C, ls_proto *p, int line) {
         switch (op) {
         case LS_OP_BUILD_LIST: case LS_OP_BUILD_TUPLE: case LS_OP_BUILD_STR: eff = 1 - arg; break;
         case LS_OP_UNPACK: eff = arg - 1; break;
+        case LS_OP_AWAIT_SLEEP: eff = 1 - arg; break;
         case LS_OP_CALL: eff = -arg; break;
         case LS_OP_CALL_EX: eff = -(arg + 1); break;
         default: break;

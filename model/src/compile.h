@@ -57,6 +57,8 @@
     X(LOAD_ATTR, 0, "replace obj by its method arg, bound to it")              \
     X(AWAIT, 0, "pop an awaitable: run a coroutine inline, or suspend the "   \
                 "task until the future is done; push its result")              \
+    X(AWAIT_SLEEP, 0, "await sleep(delay[, result]) with arg arguments on "  \
+                      "the stack, without making the sleep coroutine")         \
     X(RETURN, -1, "pop the result and finish the frame")                       \
     X(SETUP_TRY, 0, "push a handler at pc arg for the current stack depth")    \
     X(POP_BLOCK, 0, "pop the innermost handler")                               \

@@ -595,9 +595,11 @@ int ls_loop_step(ls_vm *vm) {
     L->iterations++;
     size_t n = L->ready.len;
     for (size_t i = 0; i < n; i++) {
-        if (vm->bytes > vm->threshold) ls_gc_collect(vm);
+        if (vm->bytes > vm->threshold) ls_gc_collect(vm, NULL);
         ls_handle *h = ls_queue_pop(&L->ready);
+        vm->running = h;
         int rc = h->cancelled ? 0 : run_handle(vm, h);
+        vm->running = NULL;
         ls_handle_release(vm, h);
         if (rc < 0) return -1;
     }
@@ -618,6 +620,8 @@ int ls_loop_run_until_complete(ls_vm *vm, ls_future *fut) {
     ls_loop *L = &vm->loop;
     ls_future_add_callback(vm, fut, (ls_callback){LS_CB_STOP, ls_none(), NULL});
     L->running = true;
+    vm->until = fut;
+    vm->gc_ready = true;
     int rc = 0;
     for (;;) {
         int r = ls_loop_step(vm);
@@ -627,6 +631,7 @@ int ls_loop_run_until_complete(ls_vm *vm, ls_future *fut) {
     }
     L->stopping = false;
     L->running = false;
+    vm->until = NULL;
     for (int i = 0; i < fut->ncb; i++)
         if (fut->cb[i].kind == LS_CB_STOP) {
             memmove(&fut->cb[i], &fut->cb[i + 1], (size_t)(fut->ncb - i - 1) * sizeof *fut->cb);

@@ -1,4 +1,5 @@
 /* main.c: the loopspec-model command line: run, check, ast, dis. */
+#define _POSIX_C_SOURCE 200809L
 #include "builtins.h"
 #include "case.h"
 #include "compile.h"
@@ -9,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define EXIT_MALFORMED 2
 #define EXIT_RUNTIME 3
@@ -26,6 +29,8 @@ static const char *usage_main =
     "                                compare traces with the cases' expect blocks\n"
     "  ast CASE                      the parsed case as JSON (for adapters)\n"
     "  dis CASE                      the compiled bytecode\n"
+    "  bench [--repeat K] [--json] CASE...\n"
+    "                                time benchmark cases (header 'bench: N')\n"
     "\n"
     "profiles: asyncio (default; CPython 3.12+), eager (eager_task_factory),\n"
     "asyncio-3.11. 'loopspec-model COMMAND --help' for each command.\n"
@@ -59,6 +64,16 @@ static const char *usage_ast =
     "first line, the expect blocks per profile (unordered groups as\n"
     "{\"unordered\": [...]}), and the program's syntax tree. Exit 2 if the\n"
     "case is malformed.\n";
+
+static const char *usage_bench =
+    "usage: loopspec-model bench [--profile P] [--repeat K] [--json] CASE|DIR...\n"
+    "\n"
+    "Runs each benchmark case (header 'bench: N', the operations one run\n"
+    "performs) once to warm up, then K times (default 5), timing the run\n"
+    "(not the parse and compile) with the monotonic clock, and prints ns per\n"
+    "operation as median, min and max, and the growth of the peak resident\n"
+    "set over the first run in bytes per operation. --json prints one JSON\n"
+    "object per case instead.\n";
 
 static const char *usage_dis =
     "usage: loopspec-model dis CASE\n\nPrints the bytecode the case compiles to.\n";
@@ -205,7 +220,7 @@ static void collect(paths *p, const char *path, int depth) {
         free(full);
     }
     closedir(d);
-    qsort(sub.v, (size_t)sub.n, sizeof *sub.v, cmpstr);
+    if (sub.n) qsort(sub.v, (size_t)sub.n, sizeof *sub.v, cmpstr);
     for (int i = 0; i < sub.n; i++) {
         collect(p, sub.v[i], depth + 1);
         free(sub.v[i]);
@@ -281,6 +296,113 @@ static int cmd_check(int argc, char **argv) {
     return failed ? 1 : 0;
 }
 
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static long maxrss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int cmpdbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_bench(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs(usage_bench, stdout);
+        return 0;
+    }
+    int profile = LS_PROF_ASYNCIO, repeat = 5;
+    bool json = false;
+    paths files = {0};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+            if ((profile = parse_profile(argv[++i])) < 0) return EXIT_MALFORMED;
+        } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
+            repeat = atoi(argv[++i]);
+            if (repeat < 1 || repeat > 1000) {
+                fprintf(stderr, "loopspec-model bench: --repeat takes 1 to 1000\n");
+                return EXIT_MALFORMED;
+            }
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "loopspec-model bench: unknown option '%s'\n%s", argv[i], usage_bench);
+            return EXIT_MALFORMED;
+        } else {
+            collect(&files, argv[i], 0);
+        }
+    }
+    if (!files.n) {
+        fputs(usage_bench, stderr);
+        return EXIT_MALFORMED;
+    }
+    int rc = 0;
+    if (!json) printf("%-36s %12s %12s %12s %10s\n", "case", "median ns/op", "min", "max", "rss B/op");
+    for (int i = 0; i < files.n; i++) {
+        ls_case c;
+        ls_error e = {0};
+        if (ls_case_load(&c, files.v[i], &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            ls_case_free(&c);
+            rc = EXIT_MALFORMED;
+            continue;
+        }
+        if (!c.bench) {
+            ls_case_free(&c);
+            continue;
+        }
+        ls_program *prog = ls_compile(&c, &e);
+        if (!prog) {
+            fprintf(stderr, "%s\n", e.msg);
+            ls_case_free(&c);
+            rc = EXIT_MALFORMED;
+            continue;
+        }
+        double *t = ls_xmalloc((size_t)repeat * sizeof *t);
+        double rss_per_op = 0;
+        bool ok = true;
+        for (int r = -1; r < repeat && ok; r++) {
+            ls_vm vm;
+            long rss0 = maxrss_kb();
+            double t0 = now_ns();
+            ok = ls_vm_init(&vm, prog, profile) == 0 && ls_run_main(&vm) == 0;
+            double dt = now_ns() - t0;
+            if (r < 0) rss_per_op = (double)(maxrss_kb() - rss0) * 1024.0 / (double)c.bench;
+            else t[r] = dt / (double)c.bench;
+            if (!ok) fprintf(stderr, "%s\n", vm.err.msg);
+            ls_vm_free(&vm);
+        }
+        if (ok) {
+            qsort(t, (size_t)repeat, sizeof *t, cmpdbl);
+            double med = repeat % 2 ? t[repeat / 2] : (t[repeat / 2 - 1] + t[repeat / 2]) / 2;
+            if (json)
+                printf("{\"case\": \"%s\", \"impl\": \"model\", \"profile\": \"%s\", \"ops\": %ld, "
+                       "\"ns_per_op\": {\"median\": %.2f, \"min\": %.2f, \"max\": %.2f}, "
+                       "\"runs\": %d, \"rss_bytes_per_op\": %.1f}\n",
+                       c.id, ls_profile_name(profile), c.bench, med, t[0], t[repeat - 1], repeat,
+                       rss_per_op);
+            else
+                printf("%-36s %12.1f %12.1f %12.1f %10.1f\n", c.id, med, t[0], t[repeat - 1], rss_per_op);
+            fflush(stdout);
+        } else {
+            rc = EXIT_RUNTIME;
+        }
+        free(t);
+        ls_program_free(prog);
+        ls_case_free(&c);
+    }
+    for (int i = 0; i < files.n; i++) free(files.v[i]);
+    free(files.v);
+    return rc;
+}
+
 static int cmd_ast(int argc, char **argv, bool dis) {
     if (wants_help(argc, argv)) {
         fputs(dis ? usage_dis : usage_ast, stdout);
@@ -341,6 +463,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "ast") == 0) return cmd_ast(argc - 2, argv + 2, false);
     if (strcmp(cmd, "dis") == 0) return cmd_ast(argc - 2, argv + 2, true);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "loopspec-model: unknown command '%s'\n\n%s", cmd, usage_main);
     return EXIT_MALFORMED;
 }

@@ -39,7 +39,20 @@ bool ls_exc_subclass(uint32_t type, uint32_t parent) {
 }
 
 void *ls_alloc(ls_vm *vm, ls_okind kind, size_t size) {
-    ls_obj *o = ls_xcalloc(1, size);
+    ls_obj *o;
+    size_t cls = (size + 15) >> 4;
+#ifdef LS_GC_DEBUG
+    cls = LS_SIZE_CLASSES;   /* plain malloc: ASan sees every use after free */
+#endif
+    if (cls < LS_SIZE_CLASSES) {
+        o = vm->free_objs[cls];
+        if (o) vm->free_objs[cls] = o->gcnext;
+        else o = ls_xmalloc(cls << 4);
+        memset(o, 0, cls << 4);
+        o->sizeclass = (uint8_t)cls;
+    } else {
+        o = ls_xcalloc(1, size);
+    }
     o->kind = (uint8_t)kind;
     o->gcnext = vm->objects;
     vm->objects = o;
@@ -434,7 +447,12 @@ static void free_obj(ls_vm *vm, ls_obj *o) {
     case LS_O_HANDLE: ls_handle_release(vm, ((ls_handle_obj *)o)->h); break;
     default: break;
     }
-    free(o);
+    if (o->sizeclass) {
+        o->gcnext = vm->free_objs[o->sizeclass];
+        vm->free_objs[o->sizeclass] = o;
+    } else {
+        free(o);
+    }
 }
 
 static void mark_roots(ls_vm *vm) {
@@ -445,13 +463,17 @@ static void mark_roots(ls_vm *vm) {
     for (ls_task *t = L->pending_head; t; t = t->next) ls_gc_mark_obj(vm, (ls_obj *)t);
     ls_gc_mark_obj(vm, (ls_obj *)L->current);
     ls_gc_mark_obj(vm, vm->ctx);
+    ls_gc_mark_obj(vm, vm->root_ctx);
     ls_gc_mark_obj(vm, (ls_obj *)vm->main_task);
     ls_gc_mark_obj(vm, (ls_obj *)vm->exc);
     ls_gc_mark_value(vm, vm->kwnames);
+    ls_gc_mark_obj(vm, (ls_obj *)vm->until);
+    if (vm->running) mark_handle(vm, vm->running);
 }
 
-void ls_gc_collect(ls_vm *vm) {
+void ls_gc_collect(ls_vm *vm, ls_obj *active) {
     mark_roots(vm);
+    ls_gc_mark_obj(vm, active);
     while (vm->ngray) traverse(vm, vm->gray[--vm->ngray]);
     size_t live = 0;
     ls_obj **pp = &vm->objects;
@@ -459,17 +481,17 @@ void ls_gc_collect(ls_vm *vm) {
         ls_obj *o = *pp;
         if (o->mark) {
             o->mark = 0;
-            live++;
+            live += o->sizeclass ? (size_t)o->sizeclass << 4 : LS_SMALL_MAX;
             pp = &o->gcnext;
         } else {
             *pp = o->gcnext;
             free_obj(vm, o);
         }
     }
-    /* Heuristic: next collection when the heap has doubled. */
-    size_t est = live * 96;
-    vm->bytes = est;
-    vm->threshold = est * 2 > LS_GC_MIN ? est * 2 : LS_GC_MIN;
+    /* Next collection when the heap has doubled: O(1) amortized. */
+    vm->bytes = live;
+    vm->threshold = live * 2 > LS_GC_MIN ? live * 2 : LS_GC_MIN;
+    if (vm->gc_stress) vm->threshold = 0;
 }
 
 void ls_gc_free_all(ls_vm *vm) {
@@ -480,6 +502,11 @@ void ls_gc_free_all(ls_vm *vm) {
         o = n;
     }
     vm->objects = NULL;
+    for (int c = 0; c < LS_SIZE_CLASSES; c++)
+        while ((o = vm->free_objs[c])) {
+            vm->free_objs[c] = o->gcnext;
+            free(o);
+        }
     free(vm->gray);
     vm->gray = NULL;
     vm->ngray = vm->capgray = 0;

@@ -60,7 +60,13 @@ typedef enum ls_okind {
 struct ls_obj {
     ls_obj *gcnext;
     uint8_t kind, mark, flags;
+    uint8_t sizeclass;         /* free-list class, 0: malloc'd */
 };
+
+/* Objects up to LS_SMALL_MAX bytes come from per-size free lists refilled
+ * by the collector's sweep: O(1) allocation, no malloc on hot paths. */
+#define LS_SMALL_MAX 1024
+#define LS_SIZE_CLASSES (LS_SMALL_MAX / 16 + 1)
 
 /* Exception types: X(id, name, parent id). */
 #define LS_EXCEPTIONS(X)                                                       \
@@ -142,6 +148,7 @@ typedef struct ls_frame {
     uint16_t sp;               /* stack depth, above the locals */
     uint16_t depth;            /* frames below it in its chain */
     uint8_t state, nblock;
+    uint8_t wait_value;        /* resuming pushes `waiting` itself */
     ls_value slots[];          /* locals, stack, then ls_block[maxblock] */
 } ls_frame;
 
@@ -276,7 +283,8 @@ void ls_str_of(ls_buf *b, ls_value v, bool repr);
 /* ---- collector ---- */
 void ls_gc_mark_value(ls_vm *vm, ls_value v);
 void ls_gc_mark_obj(ls_vm *vm, ls_obj *o);
-void ls_gc_collect(ls_vm *vm);
+/* Collects; `active` is the running frame (its chain is a root). */
+void ls_gc_collect(ls_vm *vm, ls_obj *active);
 void ls_gc_free_all(ls_vm *vm);
 
 #endif

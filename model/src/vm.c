@@ -458,7 +458,11 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         LOAD();
         w = f->waiting;
         f->waiting = ls_none();
-        if (ls_is_future(w)) {
+        if (f->wait_value) {   /* sleep(0) in place: its result */
+            f->wait_value = 0;
+            if (exc) goto handle;
+            PUSH(w);
+        } else if (ls_is_future(w)) {
             ls_future *fut = (ls_future *)w.u.o;
             if (fut->timer) {   /* sleep's `finally: h.cancel()` */
                 ls_handle_cancel(vm, fut->timer);
@@ -555,7 +559,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             if (TOP().tag == LS_V_BOOL) sp[-1] = ls_int(TOP().u.i);
             break;
         case LS_OP_JUMP:
-            if ((uint32_t)arg < pc && ++vm->steps > vm->max_steps) goto budget;
+            if ((uint32_t)arg < pc) {
+                if (++vm->steps > vm->max_steps) goto budget;
+                if (vm->bytes > vm->threshold && vm->depth == 1 && vm->gc_ready) {
+                    SAVE();
+                    ls_gc_collect(vm, (ls_obj *)f);
+                }
+            }
             pc = (uint32_t)arg;
             break;
         case LS_OP_JUMP_IF_FALSE:
@@ -707,6 +717,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         }
         case LS_OP_KWNAMES: vm->kwnames = consts[arg]; break;
         case LS_OP_CALL: case LS_OP_CALL_EX: {
+            if (vm->bytes > vm->threshold && vm->depth == 1 && vm->gc_ready) {
+                /* A safe point: every live value is in a frame of the
+                 * chain (the callee and arguments still on its stack),
+                 * the loop's queues, or a task. */
+                SAVE();
+                ls_gc_collect(vm, (ls_obj *)f);
+            }
             ls_value kw = vm->kwnames;
             vm->kwnames = ls_none();
             ls_value *args, callee, res = ls_none();
@@ -831,6 +848,30 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             ls_vm_raise(vm, LS_E_TYPE, "object %s can't be used in 'await' expression",
                         ls_type_name(v));
             goto failed;
+        }
+        case LS_OP_AWAIT_SLEEP: {
+            w = arg == 2 ? POP() : ls_none();   /* result */
+            v = POP();                          /* delay */
+            double d;
+            if (v.tag == LS_V_INT || v.tag == LS_V_BOOL) d = (double)v.u.i;
+            else if (v.tag == LS_V_FLOAT) d = v.u.f;
+            else {
+                ls_vm_raise(vm, LS_E_TYPE, "'<=' not supported between instances of '%s' and 'int'",
+                            ls_type_name(v));
+                goto failed;
+            }
+            SAVE();
+            if (!(d > 0)) {   /* __sleep0: a bare yield, then the result */
+                f->waiting = w;
+                f->wait_value = 1;
+                v = ls_none();
+                goto yield;
+            }
+            ls_future *fut = ls_future_new(vm);
+            fut->timer = ls_call_later(vm, d, LS_H_SET_RESULT, ls_obj_val(fut), w, NULL);
+            fut->timer->refs++;
+            f->waiting = v = ls_obj_val(fut);
+            goto yield;
         }
         case LS_OP_RETURN: {
             v = POP();
@@ -958,6 +999,11 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
     vm->kwnames = ls_none();
     vm->max_steps = LS_DEFAULT_STEPS;
     vm->threshold = 8u << 20;
+    /* LOOPSPEC_GC_STRESS=1 collects at every safe point: a test of the
+     * collector's roots, far too slow for anything else. */
+    const char *stress = getenv("LOOPSPEC_GC_STRESS");
+    vm->gc_stress = stress && *stress && *stress != '0';
+    if (vm->gc_stress) vm->threshold = 0;
     vm->globals = ls_xcalloc((size_t)(prog->nglobals ? prog->nglobals : 1), sizeof *vm->globals);
     for (int i = 0; i < prog->nprotos; i++)
         for (int g = 0; g < prog->nglobals; g++)
@@ -966,7 +1012,7 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
                 vm->globals[g].u.i = i;
             }
     ls_loop_init(vm);
-    vm->ctx = (ls_obj *)ls_ctx_new(vm, NULL);
+    vm->ctx = vm->root_ctx = (ls_obj *)ls_ctx_new(vm, NULL);
     ls_frame *f = ls_frame_new(vm, prog->init);
     ls_value out;
     ls_exec r = ls_vm_exec(vm, f, NULL, &out);

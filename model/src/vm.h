@@ -62,6 +62,7 @@ struct ls_vm {
     ls_value *globals;
     ls_loop loop;
     ls_obj *ctx;               /* the Context running now */
+    ls_obj *root_ctx;          /* the runner's, current between handles */
     ls_value kwnames;          /* keyword names of the next call */
     ls_exc *exc;               /* raised by a builtin (return -1) */
     ls_frame *yield_top;       /* innermost frame of the last yield */
@@ -71,6 +72,11 @@ struct ls_vm {
     size_t bytes, threshold;
     ls_obj **gray;
     size_t ngray, capgray;
+    ls_obj *free_objs[LS_SIZE_CLASSES];
+    bool gc_ready;             /* the loop runs: roots are all known */
+    bool gc_stress;            /* collect at every safe point (tests) */
+    ls_handle *running;        /* the handle being run */
+    ls_future *until;          /* what run_until_complete waits for */
     /* trace */
     char **trace;
     int ntrace, captrace;

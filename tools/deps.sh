@@ -4,11 +4,15 @@
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs="build-essential pkg-config check gnuplot-nox hyperfine python3 python3-pytest python3-uvloop pypy3 nodejs npm"
+pkgs="build-essential pkg-config check gnuplot-nox hyperfine python3 python3-pytest python3-uvloop pypy3"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# Node and npm: any installation will do (Debian's packages conflict with
+# some others), so only a machine with neither gets Debian's.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -58,9 +58,10 @@ unit-tests: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do CK_VERBOSITY=normal ./$$t; done
 
 model-cases: $(MODEL_ASAN)
-	$(MODEL_ASAN) check --all-profiles -q cases
+	$(MODEL_ASAN) check --all-profiles -q cases model/tests/programs
 	@echo "the same cases with a collection at every safe point:"
-	LOOPSPEC_GC_STRESS=1 $(MODEL_ASAN) check --all-profiles -q $(filter-out cases/bench/,$(sort $(wildcard cases/*/)))
+	LOOPSPEC_GC_STRESS=1 $(MODEL_ASAN) check --all-profiles -q model/tests/programs \
+	    $(filter-out cases/bench/,$(sort $(wildcard cases/*/)))
 
 harness-tests: $(MODEL)
 	$(PYTHON) -m pytest -q harness/tests

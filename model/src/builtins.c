@@ -397,8 +397,6 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         } else if (t.tag == LS_V_BUILTIN && (t.aux == LS_B_STR || t.aux == LS_B_INT || t.aux == LS_B_LIST)) {
             hit = t.aux == LS_B_STR ? ls_is(args[0], LS_O_STR)
                 : t.aux == LS_B_INT ? is_int(args[0]) : ls_is(args[0], LS_O_LIST);
-        } else if (t.tag == LS_V_BUILTIN && t.aux == LS_B_FUTURE) {
-            hit = ls_is_future(args[0]);
         } else {
             return ls_vm_raise(vm, LS_E_TYPE, "isinstance() arg 2 must be a type");
         }
@@ -486,7 +484,7 @@ static int future_method(ls_vm *vm, int id, ls_future *f, ls_value *a, int n, kw
     case LS_M_UNCANCEL:
         if (!task) return no_method(vm, id, ls_obj_val(f));
         if (want(vm, id, n, 0, 0) < 0) return -1;
-        *out = ls_int(ls_task_uncancel((ls_task *)f));
+        *out = ls_int(ls_task_uncancel(vm, (ls_task *)f));
         return 0;
     case LS_M_GET_NAME: {
         if (!task) return no_method(vm, id, ls_obj_val(f));

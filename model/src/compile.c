@@ -601,14 +601,14 @@ static int stmt(compiler *C, ls_node *n) {
     case LS_N_AUGASSIGN:
         if (n->k[0]->kind == LS_N_NAME) {
             if (load_name(C, n->k[0]) < 0 || expr(C, n->k[1]) < 0) return -1;
-            emit(C, LS_OP_BINARY, n->op, n->line);
+            emit(C, LS_OP_BINARY, n->op | LS_BINARY_INPLACE, n->line);
             return store_name(C, n->k[0]);
         }
         if (expr(C, n->k[0]->k[0]) < 0 || expr(C, n->k[0]->k[1]) < 0) return -1;
         emit(C, LS_OP_DUP2, 0, n->line);
         emit(C, LS_OP_SUBSCR, 0, n->line);
         if (expr(C, n->k[1]) < 0) return -1;
-        emit(C, LS_OP_BINARY, n->op, n->line);
+        emit(C, LS_OP_BINARY, n->op | LS_BINARY_INPLACE, n->line);
         emit(C, LS_OP_ROT3, 0, n->line);
         return emit(C, LS_OP_STORE_SUBSCR, 0, n->line);
     case LS_N_RETURN:

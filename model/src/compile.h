@@ -75,6 +75,10 @@ typedef enum ls_opcode {
     LS_OP__COUNT
 } ls_opcode;
 
+/* BINARY's argument flag for augmented assignment: `xs += ys` extends
+ * the list xs in place, as list.__iadd__ does. */
+#define LS_BINARY_INPLACE 512
+
 #define LS_OP(ins) ((ls_opcode)((ins) & 0xff))
 #define LS_ARG(ins) ((int32_t)(ins) >> 8)
 #define LS_INS(op, arg) ((uint32_t)(op) | ((uint32_t)(arg) << 8))

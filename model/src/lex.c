@@ -42,7 +42,7 @@ static const struct { const char *word; ls_tok_kind kind; } keywords[] = {
 /* Python keywords the case language leaves out: a clear error, not a name. */
 static const char *unsupported_words[] = {
     "lambda", "class", "import", "from", "yield", "del", "nonlocal",
-    "assert", "async_", "match", NULL,
+    "assert", NULL,
 };
 
 static int col_of(lexer *L, const char *p) {

@@ -379,6 +379,9 @@ static ls_frame *as_coroutine(ls_vm *vm, ls_value coro) {
 
 int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out) {
     ls_frame *f = as_coroutine(vm, coro);
+    /* suspend() is a generator-based coroutine: 3.12+ create_task wants a
+     * real coroutine (ensure_future still wraps it as an awaitable). */
+    if (ls_is(coro, LS_O_SUSPEND) && vm->profile != LS_PROF_PY311 && !vm->wrapping) f = NULL;
     if (!f) {
         ls_buf b = {0};
         ls_str_of(&b, coro, true);
@@ -413,15 +416,22 @@ int ls_ensure_future(ls_vm *vm, ls_value aw, ls_value *out) {
         *out = aw;
         return 0;
     }
-    if (ls_is(aw, LS_O_FRAME) || ls_is(aw, LS_O_SLEEP) || ls_is(aw, LS_O_SUSPEND))
-        return ls_task_create(vm, aw, out);
+    if (ls_is(aw, LS_O_FRAME) || ls_is(aw, LS_O_SLEEP) || ls_is(aw, LS_O_SUSPEND)) {
+        vm->wrapping = true;   /* _wrap_awaitable */
+        int rc = ls_task_create(vm, aw, out);
+        vm->wrapping = false;
+        return rc;
+    }
     return ls_vm_raise(vm, LS_E_TYPE, "An asyncio.Future, a coroutine or an awaitable is required");
 }
 
-int ls_task_uncancel(ls_task *t) {
-    if (t->num_cancels > 0) t->num_cancels--;
-    /* 3.13+: a task whose cancellation requests are all withdrawn is no
-     * longer about to be cancelled. */
+int ls_task_uncancel(ls_vm *vm, ls_task *t) {
+    if (t->num_cancels > 0) {
+        t->num_cancels--;
+        /* 3.13+: with every request withdrawn, a cancellation not yet
+         * delivered is dropped too; 3.11 still delivers it. */
+        if (t->num_cancels == 0 && vm->profile != LS_PROF_PY311) t->must_cancel = 0;
+    }
     return t->num_cancels;
 }
 

@@ -45,6 +45,6 @@ ls_exc *ls_future_cancelled_error(ls_vm *vm, ls_future *f);
 int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out);
 int ls_ensure_future(ls_vm *vm, ls_value aw, ls_value *out);
 int ls_gather_new(ls_vm *vm, ls_value *args, int n, bool return_exceptions, ls_value *out);
-int ls_task_uncancel(ls_task *t);
+int ls_task_uncancel(ls_vm *vm, ls_task *t);
 
 #endif

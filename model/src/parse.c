@@ -784,8 +784,7 @@ static ls_node *stmt_into(parser *p, ls_node *blk) {
         return n;
     }
     case LS_TK_ELSE: case LS_TK_ELIF: case LS_TK_EXCEPT: case LS_TK_FINALLY:
-        return err_at(p, t, "'%s' without a matching statement",
-                      ls_tok_name(t->kind) + 1 /* drop the quote */);
+        return err_at(p, t, "%s without a matching statement", ls_tok_name(t->kind));
     case LS_TK_INDENT:
         return err_at(p, t, "%s", "unexpected indent");
     default:

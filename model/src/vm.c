@@ -521,9 +521,20 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         case LS_OP_BINARY:
             w = POP();
             v = TOP();
-            if (v.tag == LS_V_INT && w.tag == LS_V_INT && arg == LS_TK_PLUS &&
+            if (v.tag == LS_V_INT && w.tag == LS_V_INT && (arg & 255) == LS_TK_PLUS &&
                 !__builtin_add_overflow(v.u.i, w.u.i, &sp[-1].u.i))
                 break;
+            if (arg & LS_BINARY_INPLACE) {
+                arg &= ~LS_BINARY_INPLACE;
+                if (arg == LS_TK_PLUS && ls_is(v, LS_O_LIST)) {
+                    ls_list *src = as_list(vm, w);
+                    if (!src) goto failed;
+                    ls_list *dst = (ls_list *)v.u.o;
+                    int n = src->n;
+                    for (int i = 0; i < n; i++) ls_list_push(dst, src->v[i]);
+                    break;
+                }
+            }
             CHECK(binop(vm, arg, v, w, &sp[-1]));
             break;
         case LS_OP_COMPARE:

@@ -75,6 +75,7 @@ struct ls_vm {
     ls_obj *free_objs[LS_SIZE_CLASSES];
     bool gc_ready;             /* the loop runs: roots are all known */
     bool gc_stress;            /* collect at every safe point (tests) */
+    bool wrapping;             /* ensure_future wraps an awaitable */
     ls_handle *running;        /* the handle being run */
     ls_future *until;          /* what run_until_complete waits for */
     /* trace */

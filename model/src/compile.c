@@ -54,6 +54,7 @@ typedef struct fstate {
     int nsh;
     int blockdepth, maxblock;
     int retval_slot;
+    int last_label;        /* a jump target: no fusing across it */
     bool is_async, is_init;
 } fstate;
 
@@ -89,12 +90,27 @@ static int emit(compiler *C, ls_opcode op, int32_t arg, int line) {
     return f->ncode++;
 }
 
+/* Emits a conditional jump on the value on top; a just-emitted `<`
+ * comparison fuses with it (one dispatch per loop test). */
+static int emit_jump_if_false(compiler *C, int line) {
+    fstate *f = C->fs;
+    if (f->ncode && f->code[f->ncode - 1] == LS_INS(LS_OP_COMPARE, LS_TK_LT) &&
+        f->last_label != f->ncode) {   /* no jump lands on the test itself */
+        f->ncode--;
+        return emit(C, LS_OP_JUMP_IF_NOT_LT, 0, line);
+    }
+    return emit(C, LS_OP_JUMP_IF_FALSE, 0, line);
+}
+
 static void patch(compiler *C, int at, int target) {
     uint32_t ins = C->fs->code[at];
     C->fs->code[at] = LS_INS(LS_OP(ins), target);
 }
 
-static int here(compiler *C) { return C->fs->ncode; }
+static int here(compiler *C) {
+    C->fs->last_label = C->fs->ncode;
+    return C->fs->ncode;
+}
 
 static int add_const(compiler *C, ls_value v) {
     fstate *f = C->fs;
@@ -627,7 +643,7 @@ static int stmt(compiler *C, ls_node *n) {
         return emit(C, LS_OP_RETURN, 0, n->line);
     case LS_N_IF: {
         if (expr(C, n->k[0]) < 0) return -1;
-        int j = emit(C, LS_OP_JUMP_IF_FALSE, 0, n->line);
+        int j = emit_jump_if_false(C, n->line);
         if (stmts(C, n->k[1]) < 0) return -1;
         if (n->k[2]) {
             int k = emit(C, LS_OP_JUMP, 0, n->line);
@@ -650,7 +666,7 @@ static int stmt(compiler *C, ls_node *n) {
         } else {
             top = here(C);
             if (expr(C, n->k[0]) < 0) return -1;
-            exit_jump = emit(C, LS_OP_JUMP_IF_FALSE, 0, n->line);
+            exit_jump = emit_jump_if_false(C, n->line);
         }
         fblock *b = push_fb(C, n, isfor ? FB_FOR : FB_WHILE);
         if (!b) return -1;
@@ -748,6 +764,7 @@ static int stack_depth(compiler *C, ls_proto *p, int line) {
         case LS_OP_JUMP: FLOW(arg, d); break;
         case LS_OP_JUMP_IF_FALSE: case LS_OP_JUMP_IF_TRUE:
             FLOW(arg, d - 1); FLOW(pc + 1, d - 1); break;
+        case LS_OP_JUMP_IF_NOT_LT: FLOW(arg, d - 2); FLOW(pc + 1, d - 2); break;
         case LS_OP_JUMP_IF_FALSE_OR_POP: case LS_OP_JUMP_IF_TRUE_OR_POP:
             FLOW(arg, d); FLOW(pc + 1, d - 1); break;
         case LS_OP_FOR_ITER: FLOW(arg, d - 1); FLOW(pc + 1, d + 1); break;

@@ -35,6 +35,7 @@
     X(POS, 0, "check the top is a number")                                     \
     X(JUMP, 0, "pc = arg")                                                     \
     X(JUMP_IF_FALSE, -1, "pop; if falsy, pc = arg")                            \
+    X(JUMP_IF_NOT_LT, -2, "pop b, a; if not a < b, pc = arg (a loop test)")     \
     X(JUMP_IF_TRUE, -1, "pop; if truthy, pc = arg")                            \
     X(JUMP_IF_FALSE_OR_POP, -1, "if the top is falsy pc = arg, else pop it")   \
     X(JUMP_IF_TRUE_OR_POP, -1, "if the top is truthy pc = arg, else pop it")   \

@@ -15,8 +15,11 @@ static ls_handle *handle_new(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj
     ls_handle *h = L->free_handles;
     if (h) L->free_handles = h->next_free;
     else h = ls_xmalloc(sizeof *h);
-    memset(h, 0, sizeof *h);
     h->kind = (uint8_t)kind;
+    h->cancelled = h->timer = 0;
+    h->when = 0;
+    h->seq = 0;
+    h->next_free = NULL;
     h->refs = 1;
     h->a = a;
     h->b = b;

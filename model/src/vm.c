@@ -580,7 +580,18 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             pc = (uint32_t)arg;
             break;
         case LS_OP_JUMP_IF_FALSE:
-            if (!ls_truthy(POP())) pc = (uint32_t)arg;
+            v = POP();
+            if (v.tag == LS_V_BOOL ? !v.u.i : !ls_truthy(v)) pc = (uint32_t)arg;
+            break;
+        case LS_OP_JUMP_IF_NOT_LT:
+            w = POP();
+            v = POP();
+            if (v.tag == LS_V_INT && w.tag == LS_V_INT) {
+                if (!(v.u.i < w.u.i)) pc = (uint32_t)arg;
+                break;
+            }
+            CHECK(compare(vm, LS_TK_LT, v, w, &v));
+            if (!v.u.i) pc = (uint32_t)arg;
             break;
         case LS_OP_JUMP_IF_TRUE:
             if (ls_truthy(POP())) pc = (uint32_t)arg;

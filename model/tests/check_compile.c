@@ -55,6 +55,15 @@ START_TEST(stack_depth_fits) {
 }
 END_TEST
 
+START_TEST(fused_loop_test) {
+    /* `<` fuses with the branch, except where a jump lands between them. */
+    TU_RUN_EQ("async def main():\n    x = 0\n    y = 1\n    if x and y < 2:\n        log('no')\n"
+              "    else:\n        log('short circuit')\n    i = 0\n    while i < 3:\n        i += 1\n"
+              "    log(i, 'a' < 'b', 2.5 < 3)\n    while x or y < 0:\n        x = 0\n        log('or')\n",
+              LS_PROF_ASYNCIO, "short circuit|3 True True");
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("compile");
     TCase *tc = tcase_create("errors");
@@ -66,6 +75,7 @@ static Suite *suite(void) {
     tc = tcase_create("control");
     tcase_add_test(tc, finally_on_every_exit);
     tcase_add_test(tc, stack_depth_fits);
+    tcase_add_test(tc, fused_loop_test);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -27,7 +27,19 @@ ASYNCIO_NAMES = (
     "shield", "timeout", "TaskGroup", "Lock", "Event", "Condition",
     "Semaphore", "BoundedSemaphore", "Queue", "FIRST_COMPLETED",
     "FIRST_EXCEPTION", "ALL_COMPLETED", "CancelledError",
-    "InvalidStateError", "QueueFull", "QueueEmpty",
+    "InvalidStateError", "QueueFull", "QueueEmpty", "current_task",
+)
+
+# Builtins that are features of their own (harness/casekit/features.py),
+# when this asyncio has them.
+FEATURE_NAMES = (
+    "ensure_future", "gather", "wait", "wait_for", "shield", "Lock", "Event",
+    "Condition", "Semaphore", "Queue", "InvalidStateError", "current_task",
+)
+FEATURE_METHODS = (
+    "result", "exception", "cancelled", "add_done_callback",
+    "remove_done_callback", "set_result", "set_exception", "cancelling",
+    "uncancel", "get_name",
 )
 
 
@@ -57,7 +69,11 @@ def Future():
 
 
 def features():
-    """The optional features (the case header's `requires:`) this asyncio has."""
+    """The features (harness/casekit/features.py) this asyncio has.
+
+    The header features a case may `require:` first, then the builtins and
+    the future and task methods that are features of their own.
+    """
     found = ["contextvars"]
     if hasattr(asyncio, "TaskGroup"):
         found.append("taskgroup")
@@ -65,6 +81,10 @@ def features():
         found.append("timeout")
     if hasattr(asyncio, "eager_task_factory"):
         found.append("eager")
+    found += ["call_soon", "call_later", "Future"]
+    found += [name for name in FEATURE_NAMES if hasattr(asyncio, name)]
+    found += ["." + name for name in FEATURE_METHODS
+              if hasattr(asyncio.Task, name) or hasattr(asyncio.Future, name)]
     return found
 
 

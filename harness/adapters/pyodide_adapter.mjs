@@ -10,8 +10,13 @@
  * self-pipe here.  The Python side (builtins, case runner, protocol) is the
  * shared prelude.py, so both adapters behave the same.
  *
- * Usage: node pyodide_adapter.mjs [--eager]
- *   --eager  install asyncio.eager_task_factory on every loop
+ * With --webloop the cases run on Pyodide's own WebLoop instead: asyncio on
+ * Node's event loop, each case's main() a task there that the adapter awaits
+ * (webloop_runner.py).
+ *
+ * Usage: node pyodide_adapter.mjs [--eager] [--webloop]
+ *   --eager    install asyncio.eager_task_factory on every loop
+ *   --webloop  run on Pyodide's WebLoop, not on the virtual-clock loop
  *
  * Works offline: the pyodide npm package ships the wasm runtime and stdlib.
  */
@@ -24,15 +29,16 @@ import { createRequire } from "node:module";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PY_DIR = "/loopspec";
-const PY_FILES = ["prelude.py", "virtual_loop.py"];
+const PY_FILES = ["prelude.py", "virtual_loop.py", "webloop_runner.py"];
 
 /** Parse the command line; exits with status 2 on an unknown option. */
 function parseArgs(argv) {
-  const opts = { eager: false };
+  const opts = { eager: false, webloop: false };
   for (const arg of argv) {
     if (arg === "--eager") opts.eager = true;
+    else if (arg === "--webloop") opts.webloop = true;
     else if (arg === "-h" || arg === "--help") {
-      process.stderr.write("usage: node pyodide_adapter.mjs [--eager]\n");
+      process.stderr.write("usage: node pyodide_adapter.mjs [--eager] [--webloop]\n");
       process.exit(0);
     } else {
       process.stderr.write(`pyodide_adapter: unknown option ${arg}\n`);
@@ -80,8 +86,9 @@ async function startPython() {
 function buildServer(py, opts) {
   const ns = py.globals.get("dict")();
   ns.set("EAGER", opts.eager);
+  ns.set("WEBLOOP", opts.webloop);
   ns.set("EXTRA", py.toPy({
-    loop: "virtual",
+    loop: opts.webloop ? "webloop" : "virtual",
     runtime: `pyodide ${pyodidePackageVersion()}`,
     node: process.version,
     profile: opts.eager ? "eager" : "asyncio",
@@ -90,16 +97,23 @@ function buildServer(py, opts) {
 import sys
 sys.path.insert(0, "${PY_DIR}")
 import asyncio
-# Pyodide may have marked its WebLoop as running; Runner.run refuses then.
-asyncio.events._set_running_loop(None)
-import prelude, virtual_loop
+import prelude
 
 _c_task = getattr(asyncio.tasks, "_CTask", None)
 _extra = dict(EXTRA)
 _extra["tasks"] = "c" if _c_task is not None and asyncio.Task is _c_task else "python"
-server = prelude.Server(
-    sys.implementation.name, "%d.%d.%d" % sys.implementation.version[:3],
-    virtual_loop.VirtualClockLoop, eager=EAGER, extra=_extra)
+_version = "%d.%d.%d" % sys.implementation.version[:3]
+if WEBLOOP:
+    import webloop_runner
+    server = webloop_runner.WebLoopServer(
+        sys.implementation.name, _version, eager=EAGER, extra=_extra)
+else:
+    # Pyodide may have marked its WebLoop as running; Runner.run refuses then.
+    asyncio.events._set_running_loop(None)
+    import virtual_loop
+    server = prelude.Server(
+        sys.implementation.name, _version,
+        virtual_loop.VirtualClockLoop, eager=EAGER, extra=_extra)
 `, { globals: ns });
   return ns.get("server");
 }
@@ -115,14 +129,24 @@ async function main() {
   const server = buildServer(py, opts);
   const json = py.pyimport("json");
   send(json.dumps(server.ready()));
-  const handleLine = server.handle_line;
+  const handleLine = opts.webloop ? null : server.handle_line;
+  const answer = opts.webloop ? server.answer : null;
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
   for await (const line of rl) {
     if (!line.trim()) continue;
     let reply;
     try {
-      reply = handleLine(line);
+      if (answer) {
+        const task = answer(line);
+        try {
+          reply = await task;
+        } finally {
+          task.destroy();
+        }
+      } else {
+        reply = handleLine(line);
+      }
     } catch (err) {
       let id = null;
       let kase = null;
@@ -135,6 +159,8 @@ async function main() {
     }
     send(reply);
   }
+  // End of input: leftover WebLoop timers must not keep Node alive.
+  process.exit(0);
 }
 
 main().catch((err) => {

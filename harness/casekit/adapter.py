@@ -1,15 +1,19 @@
 """Drive one adapter process over the JSON-lines protocol (ADAPTERS.md).
 
 `AdapterProcess` starts the adapter, waits for its ready line, sends
-requests and reads replies with a deadline.  On a hang it kills the process;
-on a crash it reports the exit status and the tail of stderr.  Either way
-the next request starts a fresh process, so one bad case never stops a run.
+requests and reads replies with a deadline.  On a hang it kills the process
+(and its process group, so children such as the model go too); on a crash it
+reports the exit status or signal and the tail of stderr; on a reply that is
+not JSON, or that answers another request, it kills the process and reports
+garbage.  In every case the next request starts a fresh process, so one bad
+case never stops a run.
 """
 
 import collections
 import json
 import os
 import selectors
+import signal
 import subprocess
 import threading
 import time
@@ -18,7 +22,12 @@ STARTUP_TIMEOUT = 120.0
 
 
 class AdapterFailure(Exception):
-    """A request got no reply: `kind` is 'timeout', 'crash' or 'unavailable'."""
+    """A request got no usable reply.
+
+    `kind` is 'timeout' (no reply in time), 'crash' (the adapter died),
+    'garbage' (a reply that is not a JSON object or answers another request)
+    or 'unavailable' (the adapter cannot start).
+    """
 
     def __init__(self, kind, message):
         super().__init__(message)
@@ -40,6 +49,7 @@ class AdapterProcess:
         self._stderr = collections.deque(maxlen=40)
         self._sel = None
         self._next_id = 0
+        self._pending_case = None
 
     # -- process life -------------------------------------------------
     def start(self):
@@ -52,7 +62,7 @@ class AdapterProcess:
         try:
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, bufsize=0)
+                stderr=subprocess.PIPE, bufsize=0, start_new_session=True)
         except OSError as exc:
             self.broken = "cannot start %s: %s" % (self.argv[0], exc)
             return
@@ -81,7 +91,13 @@ class AdapterProcess:
             ready = json.loads(line)
             if not isinstance(ready, dict) or ready.get("ready") is not True:
                 raise ValueError("not a ready line: %r" % line[:200])
-        except (AdapterFailure, ValueError) as exc:
+        except AdapterFailure as exc:
+            self.kill()
+            if exc.kind == "timeout":
+                exc = "no ready line within %gs" % self.startup_timeout
+            self.broken = "adapter did not start: %s" % exc
+            raise AdapterFailure("unavailable", self.broken)
+        except ValueError as exc:
             self.kill()
             self.broken = "adapter did not start: %s" % exc
             raise AdapterFailure("unavailable", self.broken)
@@ -95,7 +111,15 @@ class AdapterProcess:
         if proc is None:
             return
         if proc.poll() is None:
-            proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+        else:
+            try:  # children left behind by a dead adapter
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -126,12 +150,17 @@ class AdapterProcess:
         return "\n".join(list(self._stderr)[-lines:])
 
     # -- requests -----------------------------------------------------
-    def send(self, case, program, line, profile):
-        """Send one request; return its id.  Raise AdapterFailure."""
+    def send(self, case, program, line, profile, **extra):
+        """Send one request; return its id.  Raise AdapterFailure.
+
+        `extra` fields (e.g. `path`, the case file) go into the request too.
+        """
         self.ensure_ready()
         self._next_id += 1
         request = {"id": self._next_id, "case": case, "program": program,
                    "line": line, "profile": profile}
+        request.update(extra)
+        self._pending_case = case
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
             self.proc.stdin.flush()
@@ -150,18 +179,34 @@ class AdapterProcess:
         try:
             reply = json.loads(line)
         except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
             self.kill()
-            raise AdapterFailure("crash", "adapter wrote a line that is not "
-                                 "JSON: %r" % line[:200])
+            raise AdapterFailure("garbage", "adapter wrote a line that is not "
+                                 "a JSON object: %r" % line[:200])
         if reply.get("id") != request_id:
             self.kill()
-            raise AdapterFailure("crash", "reply id %r, expected %r"
+            raise AdapterFailure("garbage", "reply id %r, expected %r"
                                  % (reply.get("id"), request_id))
+        case = self._pending_case
+        if "case" in reply and reply["case"] != case:
+            self.kill()
+            raise AdapterFailure("garbage", "reply for case %r, expected %r"
+                                 % (reply["case"], case))
+        if not ("trace" in reply or "error" in reply):
+            self.kill()
+            raise AdapterFailure("garbage", "reply has neither trace nor error: %r"
+                                 % line[:200])
+        if "trace" in reply and not (isinstance(reply["trace"], list) and all(
+                isinstance(t, str) for t in reply["trace"])):
+            self.kill()
+            raise AdapterFailure("garbage", "trace is not a list of strings: %r"
+                                 % line[:200])
         return reply
 
-    def request(self, case, program, line, profile, timeout):
+    def request(self, case, program, line, profile, timeout, **extra):
         """Send one request and wait for its reply."""
-        request_id = self.send(case, program, line, profile)
+        request_id = self.send(case, program, line, profile, **extra)
         return self.receive(request_id, time.monotonic() + timeout)
 
     def _readline(self, deadline):
@@ -188,7 +233,14 @@ class AdapterProcess:
         time.sleep(0.05)  # let the stderr thread catch the last lines
         tail = self.stderr_tail()
         self.kill()
-        message = "adapter exited with status %s" % status
+        if status is not None and status < 0:
+            try:
+                name = signal.Signals(-status).name
+            except ValueError:
+                name = "signal %d" % -status
+            message = "adapter killed by signal %d (%s)" % (-status, name)
+        else:
+            message = "adapter exited with status %s" % status
         if tail:
             message += ": " + tail
         return AdapterFailure("crash", message)

@@ -1,19 +1,35 @@
-"""The real implementations the harness knows how to start.
+"""The registry: every implementation the harness can run, in one place.
 
-Each entry names an implementation, the profile it claims, and the command
-that starts its adapter.  Interpreters are named by absolute path: Debian's
-`/usr/bin/python3` has uvloop and pytest, and another `python3` may come
-first on PATH.
+An entry names an implementation (the id that names its expectation file
+and its report column), the profile it claims, the profiles it can run at
+all (`--profile`), the features it has (see features.py), the command that
+starts its adapter, and what must be installed for it.  Adding an
+implementation is one adapter plus one entry in `registry()` (ADAPTERS.md
+has a worked example).
+
+Interpreters are named by absolute path: Debian's `/usr/bin/python3` has
+uvloop and pytest, and another `python3` may come first on PATH.
 """
 
 import os
 import shutil
+import subprocess
+
+from . import features as feat
 
 HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(HARNESS)
 ADAPTERS = os.path.join(HARNESS, "adapters")
+NODE_MODULES = os.path.join(HARNESS, "node_modules")
+MODEL = os.path.join(ROOT, "model", "loopspec-model")
 SYSTEM_PYTHON = "/usr/bin/python3"
 SYSTEM_PYPY = "/usr/bin/pypy3"
+PYODIDE_PACKAGE = "pyodide"
+MICROPYTHON_PACKAGE = "@micropython/micropython-webassembly-pyscript"
 
+PROFILES = ("asyncio", "eager", "asyncio-3.11")
+
+# The three ground truths `observe` runs by default.
 DEFAULT_IMPLS = ("cpython-3.11", "cpython-3.14", "cpython-3.14-eager")
 
 
@@ -32,49 +48,148 @@ def _pyodide(*options):
     return [node(), os.path.join(ADAPTERS, "pyodide_adapter.mjs")] + list(options)
 
 
-class Impl:
-    """An implementation: `name`, claimed `profile`, adapter `argv`, `about`."""
+# -- what must be installed ----------------------------------------------------
+# Each check returns None when satisfied, else what to install.
 
-    def __init__(self, name, profile, argv, about):
+def _program(path, install):
+    def check():
+        if os.path.isabs(path):
+            ok = os.path.exists(path)
+        else:
+            ok = shutil.which(path) is not None
+        return None if ok else "%s is missing: %s" % (path, install)
+    return check
+
+
+def _node_package(name):
+    def check():
+        if os.path.isdir(os.path.join(NODE_MODULES, *name.split("/"))):
+            return None
+        return ("the npm package %s is missing: run `npm ci` in harness/ "
+                "(`make deps` does it)" % name)
+    return check
+
+
+def _python_module(interpreter, module, install):
+    def check():
+        try:
+            proc = subprocess.run([interpreter, "-c", "import " + module],
+                                  capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return "%s cannot run: %s" % (interpreter, install)
+        if proc.returncode != 0:
+            return "%s cannot import %s: %s" % (interpreter, module, install)
+        return None
+    return check
+
+
+def _node_check():
+    return _program(node(), "install Node.js (Debian package nodejs, `make deps`)")
+
+
+class Impl:
+    """One implementation.
+
+    `name` is its id; `profile` the profile it claims (its results are
+    checked against that profile's expect blocks); `runs` the profiles it
+    can run with `--profile`; `features` what it has; `argv` the adapter's
+    command; `needs` checks of what must be installed; `label` a short
+    column title; `slow_start` marks adapters that load a runtime first;
+    `conformance` whether `--impl all` includes it.
+    """
+
+    def __init__(self, name, profile, argv, about, features, runs=None,
+                 needs=(), label=None, slow_start=False, conformance=True):
         self.name = name
         self.profile = profile
-        self.argv = argv
+        self.argv = list(argv)
         self.about = about
+        self.features = tuple(features)
+        self.runs = tuple(runs or (profile,))
+        self.needs = tuple(needs)
+        self.label = label or name
+        self.slow_start = slow_start
+        self.conformance = conformance
+
+    @property
+    def id(self):
+        """The implementation id (same as `name`)."""
+        return self.name
 
     def unavailable(self):
-        """Why this implementation cannot start here, or None."""
-        program = self.argv[0]
-        if os.path.isabs(program) and not os.path.exists(program):
-            return "%s is not installed" % program
-        if not os.path.isabs(program) and shutil.which(program) is None:
-            return "%s is not on PATH" % program
-        if self.argv[1].endswith(".mjs") and not node_modules_present():
-            return "the pyodide package is missing: run `npm ci` in harness/"
+        """Why this implementation cannot start here (with what to install), or None."""
+        for check in self.needs:
+            problem = check()
+            if problem:
+                return problem
         return None
+
+    def lacks(self):
+        """The features of the full set this implementation does not have."""
+        return [f for f in feat.ALL if f not in self.features]
+
+    def __repr__(self):
+        return "Impl(%r)" % self.name
 
 
 def registry():
-    """Every known implementation, by name, in display order."""
+    """Every known implementation, by id, in display order."""
+    python = _program(SYSTEM_PYTHON, "install Debian's python3 (`make deps`)")
+    pypy = _program(SYSTEM_PYPY, "install Debian's pypy3 (`make deps`)")
+    uvloop = _python_module(SYSTEM_PYTHON, "uvloop",
+                            "install Debian's python3-uvloop (`make deps`)")
+    model = _program(MODEL, "run `make model`")
+    pyodide = _node_package(PYODIDE_PACKAGE)
+    micropython = _node_package(MICROPYTHON_PACKAGE)
     impls = [
+        Impl("model", "asyncio",
+             [SYSTEM_PYTHON, os.path.join(ADAPTERS, "model_adapter.py"), "--model", MODEL],
+             "the reference model (model/loopspec-model run), any profile",
+             feat.ALL, runs=PROFILES, needs=(python, model), label="model"),
         Impl("cpython-3.11", "asyncio-3.11", _cpython(SYSTEM_PYTHON),
-             "Debian CPython 3.11, C tasks, SelectorEventLoop"),
-        Impl("cpython-3.14", "asyncio", _pyodide(),
-             "CPython 3.14 in Pyodide under Node, virtual-clock BaseEventLoop"),
-        Impl("cpython-3.14-eager", "eager", _pyodide("--eager"),
-             "the same, with eager_task_factory"),
+             "Debian CPython 3.11, C tasks, SelectorEventLoop",
+             feat.without("eager"), needs=(python,), label="cp311"),
         Impl("cpython-3.11-pure", "asyncio-3.11", _cpython(SYSTEM_PYTHON, "--pure"),
-             "Debian CPython 3.11, pure-Python tasks"),
-        Impl("cpython-3.11-virtual", "asyncio-3.11",
-             _cpython(SYSTEM_PYTHON, "--virtual"),
-             "Debian CPython 3.11 on the Pyodide adapter's virtual-clock loop"),
+             "Debian CPython 3.11, pure-Python tasks and futures",
+             feat.without("eager"), needs=(python,), label="cp311-py"),
         Impl("uvloop", "asyncio-3.11", _cpython(SYSTEM_PYTHON, "--uvloop"),
-             "uvloop on Debian CPython 3.11"),
+             "uvloop 0.17 (Debian python3-uvloop) on Debian CPython 3.11",
+             feat.without("eager"), needs=(python, uvloop), label="uvloop"),
         Impl("pypy-3.9", "asyncio-3.11", _cpython(SYSTEM_PYPY),
-             "Debian PyPy 3.9"),
+             "Debian PyPy 3.9 (7.3.11), pure-Python asyncio",
+             feat.without("eager", "taskgroup", "timeout", ".cancelling", ".uncancel"),
+             needs=(pypy,), label="pypy39"),
+        Impl("cpython-3.14", "asyncio", _pyodide(),
+             "CPython 3.14 in Pyodide under Node, virtual-clock BaseEventLoop",
+             feat.ALL, runs=("asyncio", "eager"), needs=(_node_check(), pyodide),
+             label="cp314", slow_start=True),
+        Impl("cpython-3.14-eager", "eager", _pyodide("--eager"),
+             "the same, with eager_task_factory",
+             feat.ALL, needs=(_node_check(), pyodide), label="cp314-eager",
+             slow_start=True),
+        Impl("pyodide-webloop", "asyncio", _pyodide("--webloop"),
+             "Pyodide's WebLoop (CPython 3.14): asyncio on Node's event loop",
+             feat.without("eager"), needs=(_node_check(), pyodide), label="webloop",
+             slow_start=True),
+        Impl("micropython", "asyncio",
+             [node(), os.path.join(ADAPTERS, "micropython_adapter.mjs")],
+             "MicroPython 1.27 (WebAssembly, pyscript build) under Node",
+             ("gather", "wait_for", "Lock", "Event", "current_task"),
+             needs=(_node_check(), micropython), label="mpy", slow_start=True),
+        # Not part of `--impl all`: a diagnostic of the virtual-clock loop.
+        Impl("cpython-3.11-virtual", "asyncio-3.11", _cpython(SYSTEM_PYTHON, "--virtual"),
+             "Debian CPython 3.11 on the Pyodide adapter's virtual-clock loop",
+             feat.without("eager"), needs=(python,), label="cp311-virt",
+             conformance=False),
     ]
     return {impl.name: impl for impl in impls}
 
 
+def conformance_ids():
+    """The ids `--impl all` stands for, in display order."""
+    return [name for name, impl in registry().items() if impl.conformance]
+
+
 def node_modules_present():
     """True when `npm ci` has been run in the harness directory."""
-    return os.path.isdir(os.path.join(HARNESS, "node_modules", "pyodide"))
+    return os.path.isdir(os.path.join(NODE_MODULES, PYODIDE_PACKAGE))

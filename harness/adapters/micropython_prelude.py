@@ -1,0 +1,182 @@
+# The loopspec prelude for MicroPython's asyncio (the WebAssembly "pyscript"
+# build, run by micropython_adapter.mjs under Node).
+#
+# MicroPython's asyncio is a small subset of CPython's: tasks, sleep, gather,
+# wait_for, Event, Lock, current_task.  It has no Future, no call_soon or
+# call_later, no contextvars, and tasks have only done() and cancel().  This
+# file gives case programs the case format's builtins where MicroPython has
+# them and nothing else, so `features()` (the ready line) says exactly what
+# is there; the harness reports cases that use anything more as UNSUPPORTED.
+# Scheduling is MicroPython's own; the adaptations are:
+#
+# - `suspend()` is `asyncio.sleep(0)`: MicroPython's task loop drops a task
+#   whose coroutine yields a bare None (that is how its Event parks a task),
+#   and sleep(0) is its way of yielding for one round, as a bare yield is in
+#   CPython.
+# - `sleep(delay, result)` returns `result` after MicroPython's sleep.
+# - `create_task` records the task, so that the teardown can cancel what is
+#   still pending, as asyncio.run does (MicroPython has no all_tasks()).
+# - This build has no asyncio.run: `answer()` creates a runner task that
+#   creates main() as a task, awaits it, then cancels and awaits the
+#   leftover tasks.  The adapter awaits the runner from runPythonAsync.
+
+import asyncio
+import json
+import sys
+
+PROFILES = ("asyncio", "eager", "asyncio-3.11")
+FEATURE_NAMES = (
+    "ensure_future", "gather", "wait", "wait_for", "shield", "Lock", "Event",
+    "Condition", "Semaphore", "Queue", "InvalidStateError", "current_task",
+)
+FEATURE_METHODS = (
+    "result", "exception", "cancelled", "add_done_callback",
+    "remove_done_callback", "set_result", "set_exception", "cancelling",
+    "uncancel", "get_name",
+)
+
+
+class CaseError(Exception):
+    pass
+
+
+def features():
+    """The features (harness/casekit/features.py) MicroPython's asyncio has."""
+    found = [n for n in FEATURE_NAMES if hasattr(asyncio, n)]
+    found += ["." + m for m in FEATURE_METHODS if hasattr(asyncio.Task, m)]
+    return found
+
+
+def ready():
+    impl = sys.implementation
+    return {
+        "ready": True, "impl": impl.name,
+        "version": "%d.%d.%d" % impl.version[:3],
+        "python": sys.version.split()[0].rstrip(";"), "eager": False,
+        "features": features(), "loop": "micropython", "tasks": "micropython",
+        "profile": "asyncio", "build": getattr(impl, "_build", ""),
+    }
+
+
+def describe(exc):
+    return "%s: %s" % (type(exc).__name__, exc)
+
+
+_tasks = []
+
+
+def create_task(coro, name=None):
+    t = asyncio.create_task(coro)
+    _tasks.append(t)
+    return t
+
+
+def suspend():
+    return asyncio.sleep(0)
+
+
+async def _sleep_result(delay, result):
+    await asyncio.sleep(delay)
+    return result
+
+
+def sleep(delay, result=None):
+    if result is None:
+        return asyncio.sleep(delay)
+    return _sleep_result(delay, result)
+
+
+def make_globals(trace):
+    def log(*values):
+        trace.append(" ".join([str(v) for v in values]))
+
+    class Error(Exception):
+        pass
+
+    g = {
+        "__name__": "__case__",
+        "log": log, "suspend": suspend, "sleep": sleep,
+        "create_task": create_task, "Error": Error,
+        "CancelledError": asyncio.CancelledError,
+        "TimeoutError": asyncio.TimeoutError,
+        "RuntimeError": RuntimeError,
+    }
+    for name in ("gather", "wait_for", "Lock", "Event", "current_task"):
+        if hasattr(asyncio, name):
+            g[name] = getattr(asyncio, name)
+    return g
+
+
+def prepare(request):
+    """Compile and load one request's program; the globals dict."""
+    program = request.get("program")
+    if not isinstance(program, str):
+        raise CaseError("request has no program text")
+    line = request.get("line", 1)
+    if not isinstance(line, int) or line < 1:
+        raise CaseError("line must be a positive integer")
+    profile = request.get("profile", "asyncio")
+    if profile not in PROFILES:
+        raise CaseError("unknown profile %r" % (profile,))
+    if profile == "eager":
+        raise CaseError("MicroPython has no eager tasks")
+    filename = "%s.case" % (request.get("case") or "<case>")
+    source = "\n" * (line - 1) + program
+    trace = []
+    g = make_globals(trace)
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as exc:
+        raise CaseError("%s: SyntaxError: %s" % (filename, exc))
+    try:
+        exec(code, g)
+    except Exception as exc:
+        raise CaseError("%s: at top level: %s" % (filename, describe(exc)))
+    main = g.get("main")
+    if main is None:
+        raise CaseError("%s: the program defines no main()" % filename)
+    return g, trace
+
+
+async def _runner(main, trace):
+    task = create_task(main())
+    uncaught = None
+    try:
+        await task
+    except BaseException as exc:  # CancelledError is a BaseException here too
+        uncaught = exc
+    # asyncio.run's teardown: cancel what is still pending, wait for it.
+    leftovers = [t for t in _tasks if t is not task and not t.done()]
+    for t in leftovers:
+        t.cancel()
+    for t in leftovers:
+        try:
+            await t
+        except BaseException:
+            pass
+    if uncaught is not None:
+        trace.append("uncaught " + describe(uncaught))
+    return trace
+
+
+async def answer(text):
+    """The reply line (a JSON string) to one request line."""
+    try:
+        request = json.loads(text)
+        if not isinstance(request, dict):
+            raise ValueError("a request is a JSON object")
+    except ValueError as exc:
+        return json.dumps({"id": None, "error": "bad request: %s" % exc})
+    reply = {"id": request.get("id"), "case": request.get("case")}
+    try:
+        asyncio.new_event_loop()
+        del _tasks[:]
+        g, trace = prepare(request)
+        runner = asyncio.create_task(_runner(g["main"], trace))
+        reply["trace"] = await runner
+    except CaseError as exc:
+        reply["error"] = str(exc)
+    except Exception as exc:
+        reply["error"] = "adapter: " + describe(exc)
+    del _tasks[:]
+    return json.dumps(reply)

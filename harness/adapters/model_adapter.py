@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Serve loopspec cases on the reference model over JSON lines.
+
+The model reads case files itself, so each request must carry `path`, the
+case file (ADAPTERS.md); the adapter runs
+
+    loopspec-model run --profile PROFILE PATH
+
+for it and replies with the lines the model printed as the trace.  Exit
+status 3 (the model cannot finish the run: CPython would wait forever, or
+the step budget ran out) and 2 (a malformed case) become `error` replies
+with the model's message.  Standard library only.
+
+usage: model_adapter.py [--model PATH]
+  --model PATH   the model binary (default: model/loopspec-model beside harness/)
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.dirname(HERE)), "model",
+                             "loopspec-model")
+PROFILES = ("asyncio", "eager", "asyncio-3.11")
+RUN_LIMIT = 3600  # seconds; the harness enforces the case's own timeout
+
+
+def parse_args(argv):
+    """The model path; exit 2 on bad usage."""
+    model = DEFAULT_MODEL
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            print(__doc__.strip())
+            sys.exit(0)
+        elif arg == "--model" and args:
+            model = args.pop(0)
+        elif arg.startswith("--model="):
+            model = arg.partition("=")[2]
+        else:
+            sys.stderr.write("model_adapter: unknown argument %r\n" % arg)
+            sys.exit(2)
+    return model
+
+
+def handle(model, request):
+    """A reply dict for one decoded request."""
+    reply = {"id": request.get("id"), "case": request.get("case")}
+    path = request.get("path")
+    profile = request.get("profile", "asyncio")
+    if not isinstance(path, str) or not path:
+        reply["error"] = "the model adapter needs the case file: request has no 'path'"
+        return reply
+    if profile not in PROFILES:
+        reply["error"] = "unknown profile %r" % (profile,)
+        return reply
+    try:
+        proc = subprocess.run([model, "run", "--profile", profile, path],
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=RUN_LIMIT)
+    except OSError as exc:
+        reply["error"] = "cannot run the model: %s" % exc
+        return reply
+    except subprocess.TimeoutExpired:
+        reply["error"] = "the model ran for more than %ds" % RUN_LIMIT
+        return reply
+    out = proc.stdout.decode("utf-8", "replace")
+    err = proc.stderr.decode("utf-8", "replace").strip()
+    trace = out.split("\n")
+    if trace and trace[-1] == "":
+        trace.pop()
+    if proc.returncode == 0:
+        reply["trace"] = trace
+        if err:
+            reply["stderr"] = err + "\n"
+    elif proc.returncode == 3:
+        message = err or "the model could not finish the run (exit 3)"
+        if trace:
+            message += "; trace before: %s" % trace
+        reply["error"] = message
+    else:
+        reply["error"] = err or "the model exited with status %d" % proc.returncode
+    return reply
+
+
+def main(argv=None):
+    """Print the ready line, then answer requests until end of input."""
+    model = parse_args(sys.argv[1:] if argv is None else argv)
+    if not os.path.exists(model):
+        sys.stderr.write("model_adapter: %s is missing: run `make model`\n" % model)
+        return 1
+    ready = {"ready": True, "impl": "loopspec-model", "version": "model",
+             "python": None, "eager": False, "profile": "asyncio",
+             "profiles": list(PROFILES), "loop": "model", "tasks": "model",
+             # The model rejects what it does not run yet before a case gets
+             # here, so it claims every feature (casekit/features.py).
+             "features": ["*"]}
+    out = sys.stdout
+    out.write(json.dumps(ready) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError("a request is a JSON object")
+        except ValueError as exc:
+            reply = {"id": None, "error": "bad request: %s" % exc}
+        else:
+            reply = handle(model, request)
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

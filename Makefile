@@ -18,6 +18,7 @@ TESTS   := $(sort $(wildcard model/tests/check_*.c))
 
 REL     := model/build/release
 ASN     := model/build/asan
+GEN     := model/build/gen
 REL_OBJ := $(patsubst model/src/%.c,$(REL)/%.o,$(SRC))
 ASN_OBJ := $(patsubst model/src/%.c,$(ASN)/%.o,$(SRC))
 ASN_LIB := $(filter-out $(ASN)/main.o,$(ASN_OBJ))
@@ -35,13 +36,17 @@ model: $(MODEL)
 deps:
 	@sh tools/deps.sh
 
-$(REL)/%.o: model/src/%.c $(HDR) | $(REL)
-	$(CC) $(WARN) $(CFLAGS) -DNDEBUG -c $< -o $@
+$(REL)/%.o: model/src/%.c $(HDR) $(GEN)/prelude.inc | $(REL)
+	$(CC) $(WARN) $(CFLAGS) -I$(GEN) -DNDEBUG -c $< -o $@
 
-$(ASN)/%.o: model/src/%.c $(HDR) | $(ASN)
-	$(CC) $(WARN) $(SAN) -c $< -o $@
+$(ASN)/%.o: model/src/%.c $(HDR) $(GEN)/prelude.inc | $(ASN)
+	$(CC) $(WARN) $(SAN) -I$(GEN) -c $< -o $@
 
-$(REL) $(ASN):
+# The prelude's source text as a C string literal.
+$(GEN)/prelude.inc: model/src/prelude.aio | $(GEN)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+
+$(REL) $(ASN) $(GEN):
 	mkdir -p $@
 
 $(MODEL): $(REL_OBJ)

@@ -33,6 +33,18 @@ static const char *const not_yet[] = {
 #undef LS_X
     NULL};
 
+static const char *const prelude_public[] = {
+#define LS_X(name) name,
+    LS_PRELUDE_PUBLIC(LS_X)
+#undef LS_X
+    NULL};
+
+bool ls_prelude_public(const char *name) {
+    for (int i = 0; prelude_public[i]; i++)
+        if (strcmp(prelude_public[i], name) == 0) return true;
+    return false;
+}
+
 static const char *const exc_names[] = {
 #define LS_X(id, name, parent) name,
     LS_EXCEPTIONS(LS_X)
@@ -120,7 +132,7 @@ static ls_value wrap_handle(ls_vm *vm, ls_handle *h) {
 
 static bool callable(ls_value v) {
     return v.tag == LS_V_FUNC || v.tag == LS_V_BUILTIN || v.tag == LS_V_METHOD ||
-           v.tag == LS_V_EXCTYPE || ls_is(v, LS_O_BOUND);
+           v.tag == LS_V_EXCTYPE || ls_is(v, LS_O_BOUND) || ls_is(v, LS_O_RECORD);
 }
 
 /* Items of an iterable for list(), sorted(), min() ... */
@@ -403,6 +415,44 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         *out = ls_bool(hit);
         return 0;
     }
+    case LS_B_ISSUBCLASS:
+        if (kw_done(vm, &k, name) < 0) return -1;
+        if (args[0].tag != LS_V_EXCTYPE || args[1].tag != LS_V_EXCTYPE)
+            return ls_vm_raise(vm, LS_E_TYPE, "issubclass() args must be exception classes");
+        *out = ls_bool(ls_exc_subclass(args[0].aux, args[1].aux));
+        return 0;
+    case LS_B_NEW: {
+        if (!ls_is(args[0], LS_O_STR)) return ls_vm_raise(vm, LS_E_TYPE, "__new() takes a class name");
+        const char *cn = ((ls_str *)args[0].u.o)->s;
+        for (int c = 0; c < vm->prog->nclasses; c++)
+            if (strcmp(vm->prog->classnames[c], cn) == 0) {
+                ls_record *r = ls_alloc(vm, LS_O_RECORD, sizeof *r);
+                r->cls = (uint16_t)c;
+                r->clsname = vm->prog->classnames[c];
+                *out = ls_obj_val(r);
+                return 0;
+            }
+        return ls_vm_raise(vm, LS_E_RUNTIME, "__new(): no class '%s'", cn);
+    }
+    case LS_B_PROFILE:
+        *out = ls_str_cstr(vm, ls_profile_name(vm->profile));
+        return 0;
+    case LS_B_TIME:
+        *out = ls_float(vm->loop.now);
+        return 0;
+    case LS_B_CALL_AT: {
+        if (!is_num(args[0])) return ls_vm_raise(vm, LS_E_TYPE, "__call_at() when must be a number");
+        ls_value a = tuple_of(vm, args + 2, nargs - 2);
+        ls_obj *ctx = (ls_obj *)ls_ctx_copy(vm, vm->ctx);
+        *out = wrap_handle(vm, ls_call_later(vm, num(args[0]) - vm->loop.now, LS_H_USER, args[1], a, ctx));
+        return 0;
+    }
+    case LS_B_IS_COROUTINE:
+        *out = ls_bool(ls_is(args[0], LS_O_FRAME) || ls_is(args[0], LS_O_SLEEP));
+        return 0;
+    case LS_B_IS_FUTURE:
+        *out = ls_bool(ls_is_future(args[0]));
+        return 0;
     case LS_B_CURRENT_TASK:
         if (kw_done(vm, &k, name) < 0) return -1;
         *out = vm->loop.current ? ls_obj_val(vm->loop.current) : ls_none();

@@ -5,6 +5,8 @@
 #include "compile.h"
 
 #include "builtins.h"
+#include "parse.h"
+#include "prelude.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@ static const int op_effect[] = {
 #undef LS_X
 };
 
-enum { FB_WHILE, FB_FOR, FB_TRY_EXCEPT, FB_TRY_FINALLY, FB_HANDLER };
+enum { FB_WHILE, FB_FOR, FB_TRY_EXCEPT, FB_TRY_FINALLY, FB_HANDLER, FB_WITH };
 
 typedef struct fblock {
     int kind;
@@ -66,6 +68,9 @@ typedef struct compiler {
     fstate *fs;
     const char **gnames;
     int ngnames, capg;
+    bool prelude;          /* compiling the prelude: its own namespace */
+    const char **fnames;   /* record field names */
+    int nfnames;
 } compiler;
 
 static int expr(compiler *C, ls_node *n);
@@ -168,6 +173,20 @@ static int add_global(compiler *C, const char *name) {
     return C->ngnames++;
 }
 
+/* The prelude's globals live beside the program's as "__p_NAME". */
+static const char *pname(compiler *C, const char *name, char *buf, size_t n, bool persist) {
+    snprintf(buf, n, "__p_%s", name);
+    return persist ? ls_arena_strndup(&C->prog->arena, buf, strlen(buf)) : buf;
+}
+
+static int field_id(compiler *C, const char *name) {
+    for (int i = 0; i < C->nfnames; i++)
+        if (strcmp(C->fnames[i], name) == 0) return i;
+    C->fnames = ls_xrealloc(C->fnames, (size_t)(C->nfnames + 1) * sizeof *C->fnames);
+    C->fnames[C->nfnames] = ls_arena_strndup(&C->prog->arena, name, strlen(name));
+    return C->nfnames++;
+}
+
 static bool declared_global(fstate *f, const char *name) {
     for (int i = 0; i < f->nglobals_decl; i++)
         if (strcmp(f->globals_decl[i], name) == 0) return true;
@@ -229,9 +248,12 @@ static int collect_locals(compiler *C, ls_node *n) {
 
 static int load_name(compiler *C, ls_node *n) {
     fstate *f = C->fs;
+    char buf[300];
     int l = f->is_init ? -1 : find_local(f, n->str);
     if (l >= 0 && !declared_global(f, n->str)) return emit(C, LS_OP_LOAD_LOCAL, l, n->line);
-    int g = find_global(C, n->str);
+    int g = find_global(C, C->prelude ? pname(C, n->str, buf, sizeof buf, false) : n->str);
+    if (g < 0 && !C->prelude && ls_prelude_public(n->str))
+        g = find_global(C, pname(C, n->str, buf, sizeof buf, false));
     if (g >= 0) return emit(C, LS_OP_LOAD_GLOBAL, g, n->line);
     int b = ls_builtin_lookup(n->str);
     if (b >= 0) return emit(C, LS_OP_LOAD_BUILTIN, b, n->line);
@@ -244,8 +266,11 @@ static int load_name(compiler *C, ls_node *n) {
 
 static int store_name(compiler *C, ls_node *n) {
     fstate *f = C->fs;
-    if (f->is_init || declared_global(f, n->str))
-        return emit(C, LS_OP_STORE_GLOBAL, add_global(C, n->str), n->line);
+    char buf[300];
+    if (f->is_init || declared_global(f, n->str)) {
+        const char *nm = C->prelude ? pname(C, n->str, buf, sizeof buf, true) : n->str;
+        return emit(C, LS_OP_STORE_GLOBAL, add_global(C, nm), n->line);
+    }
     int l = find_local(f, n->str);
     if (l < 0) return fail(C, n, "internal error: no slot for '%s'", n->str);
     return emit(C, LS_OP_STORE_LOCAL, l, n->line);
@@ -262,6 +287,10 @@ static int store_target(compiler *C, ls_node *t) {
     if (t->kind == LS_N_SUBSCRIPT) {
         if (expr(C, t->k[0]) < 0 || expr(C, t->k[1]) < 0) return -1;
         return emit(C, LS_OP_STORE_SUBSCR, 0, t->line);
+    }
+    if (t->kind == LS_N_ATTR && t->str[0] == '_') {
+        if (expr(C, t->k[0]) < 0) return -1;
+        return emit(C, LS_OP_STORE_FIELD, field_id(C, t->str), t->line);
     }
     return fail(C, t, "%s", "cannot assign to this expression");
 }
@@ -389,6 +418,10 @@ static int expr(compiler *C, ls_node *n) {
         return emit(C, LS_OP_BUILD_STR, n->n, n->line);
     case LS_N_CALL: return call(C, n);
     case LS_N_ATTR: {
+        if (n->str[0] == '_') {   /* a record's field */
+            if (expr(C, n->k[0]) < 0) return -1;
+            return emit(C, LS_OP_LOAD_FIELD, field_id(C, n->str), n->line);
+        }
         int m = ls_method_lookup(n->str);
         if (m < 0) return fail(C, n, "unknown method '%s'", n->str);
         if (expr(C, n->k[0]) < 0) return -1;
@@ -493,6 +526,17 @@ static int unwind(compiler *C, int to, int line, bool keep_loop_iter) {
             break;
         case FB_TRY_EXCEPT:
             emit(C, LS_OP_POP_BLOCK, 0, line);
+            break;
+        case FB_WITH:
+            /* leaving `async with` normally: await mgr.__aexit__(None, ...) */
+            emit(C, LS_OP_POP_BLOCK, 0, line);
+            emit(C, LS_OP_LOAD_METHOD, LS_M_AEXIT, line);
+            emit(C, LS_OP_NONE, 0, line);
+            emit(C, LS_OP_NONE, 0, line);
+            emit(C, LS_OP_NONE, 0, line);
+            emit(C, LS_OP_CALL, 4, line);
+            emit(C, LS_OP_AWAIT, 0, line);
+            emit(C, LS_OP_POP, 0, line);
             break;
         case FB_TRY_FINALLY: {
             emit(C, LS_OP_POP_BLOCK, 0, line);
@@ -605,6 +649,62 @@ static int try_stmt(compiler *C, ls_node *n) {
     return 0;
 }
 
+/* async with M as x: body, as PEP 492 spells it out:
+ *   value = await M.__aenter__(); try: body
+ *   except: if not await M.__aexit__(type, exc, None): raise
+ *   else: await M.__aexit__(None, None, None)
+ * The manager stays on the stack for the whole body. */
+static int with_stmt(compiler *C, ls_node *n) {
+    fstate *f = C->fs;
+    if (!f->is_async) return fail(C, n, "%s", "'async with' outside an async function");
+    if (expr(C, n->k[0]) < 0) return -1;
+    emit(C, LS_OP_DUP, 0, n->line);
+    emit(C, LS_OP_LOAD_METHOD, LS_M_AENTER, n->line);
+    emit(C, LS_OP_CALL, 1, n->line);
+    emit(C, LS_OP_AWAIT, 0, n->line);
+    if (n->str) {
+        if (store_name(C, &(ls_node){.kind = LS_N_NAME, .line = n->line, .col = n->col,
+                                     .str = n->str, .slen = n->slen}) < 0)
+            return -1;
+    } else {
+        emit(C, LS_OP_POP, 0, n->line);
+    }
+    int setup_pc = emit(C, LS_OP_SETUP_TRY, 0, n->line);
+    setup(C, n->line);
+    if (!push_fb(C, n, FB_WITH)) return -1;
+    if (stmts(C, n->k[1]) < 0) return -1;
+    pop_fb(C);
+    f->blockdepth--;
+    /* normal exit */
+    emit(C, LS_OP_POP_BLOCK, 0, n->line);
+    emit(C, LS_OP_LOAD_METHOD, LS_M_AEXIT, n->line);
+    emit(C, LS_OP_NONE, 0, n->line);
+    emit(C, LS_OP_NONE, 0, n->line);
+    emit(C, LS_OP_NONE, 0, n->line);
+    emit(C, LS_OP_CALL, 4, n->line);
+    emit(C, LS_OP_AWAIT, 0, n->line);
+    emit(C, LS_OP_POP, 0, n->line);
+    int j = emit(C, LS_OP_JUMP, 0, n->line);
+    /* exceptional exit: [mgr, exc] */
+    patch(C, setup_pc, here(C));
+    int slot = new_slot(C, NULL);
+    if (slot < 0) return fail(C, n, "%s", "too many local variables");
+    emit(C, LS_OP_STORE_LOCAL, slot, n->line);
+    emit(C, LS_OP_LOAD_METHOD, LS_M_AEXIT, n->line);
+    emit(C, LS_OP_LOAD_LOCAL, slot, n->line);
+    emit(C, LS_OP_EXC_TYPE, 0, n->line);
+    emit(C, LS_OP_LOAD_LOCAL, slot, n->line);
+    emit(C, LS_OP_NONE, 0, n->line);
+    emit(C, LS_OP_CALL, 4, n->line);
+    emit(C, LS_OP_AWAIT, 0, n->line);
+    int swallow = emit(C, LS_OP_JUMP_IF_TRUE, 0, n->line);
+    emit(C, LS_OP_LOAD_LOCAL, slot, n->line);
+    emit(C, LS_OP_RERAISE, 0, n->line);
+    patch(C, swallow, here(C));
+    patch(C, j, here(C));
+    return 0;
+}
+
 static int stmt(compiler *C, ls_node *n) {
     fstate *f = C->fs;
     switch (n->kind) {
@@ -619,6 +719,16 @@ static int stmt(compiler *C, ls_node *n) {
             if (load_name(C, n->k[0]) < 0 || expr(C, n->k[1]) < 0) return -1;
             emit(C, LS_OP_BINARY, n->op | LS_BINARY_INPLACE, n->line);
             return store_name(C, n->k[0]);
+        }
+        if (n->k[0]->kind == LS_N_ATTR) {
+            int fid = field_id(C, n->k[0]->str);
+            if (expr(C, n->k[0]->k[0]) < 0) return -1;
+            emit(C, LS_OP_DUP, 0, n->line);
+            emit(C, LS_OP_LOAD_FIELD, fid, n->line);
+            if (expr(C, n->k[1]) < 0) return -1;
+            emit(C, LS_OP_BINARY, n->op | LS_BINARY_INPLACE, n->line);
+            emit(C, LS_OP_ROT2, 0, n->line);
+            return emit(C, LS_OP_STORE_FIELD, fid, n->line);
         }
         if (expr(C, n->k[0]->k[0]) < 0 || expr(C, n->k[0]->k[1]) < 0) return -1;
         emit(C, LS_OP_DUP2, 0, n->line);
@@ -711,8 +821,7 @@ static int stmt(compiler *C, ls_node *n) {
                 return emit(C, LS_OP_RERAISE, 0, n->line);
             }
         return emit(C, LS_OP_RAISE_ACTIVE, 0, n->line);
-    case LS_N_WITH:
-        return fail(C, n, "%s", "'async with' is not supported yet by the reference model");
+    case LS_N_WITH: return with_stmt(C, n);
     default:
         return fail(C, n, "'%s' is not a statement here", ls_node_name(n->kind));
     }
@@ -886,6 +995,85 @@ static ls_proto *internal_proto(const char *name, int nparams, const uint32_t *c
     return p;
 }
 
+/* Registers a module's functions and top-level bindings as globals. */
+static int declare_module(compiler *C, ls_node *m) {
+    char buf[300];
+    for (int i = 0; i < m->n; i++) {
+        ls_node *s = m->list[i];
+        if (s->kind == LS_N_FUNC) {
+            const char *nm = C->prelude ? pname(C, s->str, buf, sizeof buf, true) : s->str;
+            if (find_global(C, nm) >= 0) return fail(C, s, "function '%s' is defined twice", s->str);
+            if (!C->prelude && (ls_builtin_lookup(s->str) >= 0 || ls_exc_lookup(s->str) >= 0 ||
+                                ls_prelude_public(s->str)))
+                fprintf(stderr, "%s:%d:%d: warning: function '%s' shadows a builtin\n", C->path,
+                        s->line, s->col, s->str);
+            add_global(C, nm);
+        } else if (s->kind == LS_N_ASSIGN) {
+            ls_node *t = s->k[0];
+            int n = t->kind == LS_N_NAME ? 1 : t->n;
+            for (int j = 0; j < n; j++) {
+                ls_node *x = t->kind == LS_N_NAME ? t : t->list[j];
+                if (x->kind != LS_N_NAME) continue;
+                add_global(C, C->prelude ? pname(C, x->str, buf, sizeof buf, true) : x->str);
+            }
+        }
+    }
+    return 0;
+}
+
+static int compile_functions(compiler *C, ls_node *m) {
+    ls_program *prog = C->prog;
+    char buf[300];
+    for (int i = 0; i < m->n; i++) {
+        ls_node *s = m->list[i];
+        if (s->kind != LS_N_FUNC) continue;
+        int idx = prog->nprotos;
+        prog->protos[prog->nprotos++] = compile_func(C, s);
+        if (C->e->set) return -1;
+        const char *nm = C->prelude ? pname(C, s->str, buf, sizeof buf, false) : s->str;
+        prog->proto_global[idx] = find_global(C, nm);
+        if (!C->prelude && strcmp(s->str, "main") == 0) prog->main = idx;
+    }
+    return 0;
+}
+
+static int compile_bindings(compiler *C, ls_node *m) {
+    for (int i = 0; i < m->n; i++) {
+        ls_node *s = m->list[i];
+        if (s->kind == LS_N_FUNC) continue;
+        if (s->kind != LS_N_ASSIGN)
+            return fail(C, s, "%s", "top level holds only functions and 'NAME = value' bindings");
+        if (stmt(C, s) < 0) return -1;
+    }
+    return 0;
+}
+
+/* The prelude's classes: each `def Class__method` with a known method. */
+static void collect_classes(compiler *C, int first, int last) {
+    ls_program *prog = C->prog;
+    for (int i = first; i < last; i++) {
+        const char *nm = prog->protos[i]->name;
+        const char *sep = strstr(nm, "__");
+        if (!sep || sep == nm || nm[0] < 'A' || nm[0] > 'Z') continue;
+        int m = ls_method_lookup(sep + 2);
+        if (m < 0) continue;   /* a helper called directly */
+        int cls = -1;
+        for (int k = 0; k < prog->nclasses; k++)
+            if (strlen(prog->classnames[k]) == (size_t)(sep - nm) &&
+                strncmp(prog->classnames[k], nm, (size_t)(sep - nm)) == 0)
+                cls = k;
+        if (cls < 0) {
+            cls = prog->nclasses++;
+            prog->classnames = ls_xrealloc(prog->classnames, (size_t)prog->nclasses * sizeof(char *));
+            prog->classnames[cls] = ls_arena_strndup(&prog->arena, nm, (size_t)(sep - nm));
+            prog->methods = ls_xrealloc(prog->methods,
+                                        (size_t)prog->nclasses * LS_M__COUNT * sizeof(int));
+            for (int k = 0; k < LS_M__COUNT; k++) prog->methods[cls * LS_M__COUNT + k] = -1;
+        }
+        prog->methods[cls * LS_M__COUNT + m] = i;
+    }
+}
+
 ls_program *ls_compile(const ls_case *c, ls_error *e) {
     compiler C = {0};
     C.c = c;
@@ -893,49 +1081,44 @@ ls_program *ls_compile(const ls_case *c, ls_error *e) {
     C.path = c->path;
     ls_program *prog = ls_xcalloc(1, sizeof *prog);
     prog->path = c->path;
+    prog->main = -1;
     C.prog = prog;
     ls_node *m = c->module;
+    ls_node *pm = ls_parse_program(LS_PRELUDE_PATH, ls_prelude_src, ls_prelude_len, 1,
+                                   &prog->arena, e);
+    if (!pm) goto fail;
     int nfunc = 0;
-    for (int i = 0; i < m->n; i++) {
-        ls_node *s = m->list[i];
-        if (s->kind != LS_N_FUNC) continue;
-        if (find_global(&C, s->str) >= 0) {
-            fail(&C, s, "function '%s' is defined twice", s->str);
-            goto fail;
-        }
-        if (ls_builtin_lookup(s->str) >= 0 || ls_exc_lookup(s->str) >= 0)
-            fprintf(stderr, "%s:%d:%d: warning: function '%s' shadows a builtin\n",
-                    c->path, s->line, s->col, s->str);
-        add_global(&C, s->str);
-        nfunc++;
-    }
+    for (int i = 0; i < pm->n; i++) nfunc += pm->list[i]->kind == LS_N_FUNC;
+    for (int i = 0; i < m->n; i++) nfunc += m->list[i]->kind == LS_N_FUNC;
     prog->protos = ls_xcalloc((size_t)nfunc + 2, sizeof *prog->protos);
-    /* Top-level bindings are globals too, in order of appearance. */
-    for (int i = 0; i < m->n; i++) {
-        ls_node *s = m->list[i];
-        if (s->kind != LS_N_ASSIGN) continue;
-        ls_node *t = s->k[0];
-        if (t->kind == LS_N_NAME) add_global(&C, t->str);
-        else if (t->kind == LS_N_TUPLE || t->kind == LS_N_LIST)
-            for (int j = 0; j < t->n; j++) add_global(&C, t->list[j]->str);
-    }
-    prog->main = -1;
-    for (int i = 0; i < m->n; i++) {
-        ls_node *s = m->list[i];
-        if (s->kind != LS_N_FUNC) continue;
-        int idx = prog->nprotos;
-        prog->protos[prog->nprotos++] = compile_func(&C, s);
-        if (e->set) goto fail;
-        if (strcmp(s->str, "main") == 0) prog->main = idx;
-    }
+    prog->proto_global = ls_xcalloc((size_t)nfunc + 2, sizeof *prog->proto_global);
+
+    C.prelude = true;
+    C.path = LS_PRELUDE_PATH;
+    if (declare_module(&C, pm) < 0) goto fail;
+    C.prelude = false;
+    C.path = c->path;
+    if (declare_module(&C, m) < 0) goto fail;
+
+    C.prelude = true;
+    C.path = LS_PRELUDE_PATH;
+    if (compile_functions(&C, pm) < 0) goto fail;
+    collect_classes(&C, 0, prog->nprotos);
+    C.prelude = false;
+    C.path = c->path;
+    if (compile_functions(&C, m) < 0) goto fail;
+
     static const uint32_t noop[] = {LS_INS(LS_OP_NONE, 0), LS_INS(LS_OP_RETURN, 0)};
     static const uint32_t await1[] = {LS_INS(LS_OP_LOAD_LOCAL, 0), LS_INS(LS_OP_AWAIT, 0),
                                       LS_INS(LS_OP_RETURN, 0)};
     prog->noop = prog->nprotos;
+    prog->proto_global[prog->nprotos] = -1;
     prog->protos[prog->nprotos++] = internal_proto("__noop", 0, noop, 2);
     prog->await1 = prog->nprotos;
+    prog->proto_global[prog->nprotos] = -1;
     prog->protos[prog->nprotos++] = internal_proto("__await1", 1, await1, 3);
-    /* The module init: top-level `NAME = expr` in order. */
+
+    /* The module init: the prelude's bindings, then the program's. */
     ls_proto *init = ls_xcalloc(1, sizeof *init);
     init->name = "<module>";
     init->defaults = ls_xmalloc(sizeof(ls_value));
@@ -944,15 +1127,12 @@ ls_program *ls_compile(const ls_case *c, ls_error *e) {
     f.is_init = true;
     f.retval_slot = -1;
     C.fs = &f;
-    for (int i = 0; i < m->n; i++) {
-        ls_node *s = m->list[i];
-        if (s->kind == LS_N_FUNC) continue;
-        if (s->kind != LS_N_ASSIGN) {
-            fail(&C, s, "%s", "top level holds only functions and 'NAME = value' bindings");
-            break;
-        }
-        if (stmt(&C, s) < 0) break;
-    }
+    C.prelude = true;
+    C.path = LS_PRELUDE_PATH;
+    int rc = compile_bindings(&C, pm);
+    C.prelude = false;
+    C.path = c->path;
+    if (rc == 0) compile_bindings(&C, m);
     emit(&C, LS_OP_NONE, 0, m->line);
     emit(&C, LS_OP_RETURN, 0, m->line);
     C.fs = NULL;
@@ -963,10 +1143,14 @@ ls_program *ls_compile(const ls_case *c, ls_error *e) {
     set_frame_size(init);
     prog->globalnames = C.gnames;
     prog->nglobals = C.ngnames;
+    prog->fieldnames = C.fnames;
+    prog->nfields = C.nfnames;
     return prog;
 fail:
     prog->globalnames = C.gnames;
     prog->nglobals = C.ngnames;
+    prog->fieldnames = C.fnames;
+    prog->nfields = C.nfnames;
     ls_program_free(prog);
     return NULL;
 }
@@ -998,7 +1182,12 @@ void ls_program_free(ls_program *p) {
     for (int i = 0; i < p->nprotos; i++) free_proto(p->protos[i]);
     free_proto(p->init);
     free(p->protos);
+    free(p->proto_global);
     free(p->globalnames);
+    free(p->classnames);
+    free(p->methods);
+    free(p->fieldnames);
+    ls_arena_free(&p->arena);
     free(p);
 }
 

@@ -56,6 +56,9 @@
     X(CALL_EX, 0, "call the callee with the list below arg keyword values")    \
     X(LOAD_METHOD, 1, "pop obj; push method arg of it, then obj")              \
     X(LOAD_ATTR, 0, "replace obj by its method arg, bound to it")              \
+    X(LOAD_FIELD, 0, "replace a record by its field arg")                      \
+    X(STORE_FIELD, -2, "pop record, value; set the record's field arg")        \
+    X(EXC_TYPE, 0, "replace an exception by its type")                         \
     X(AWAIT, 0, "pop an awaitable: run a coroutine inline, or suspend the "   \
                 "task until the future is done; push its result")              \
     X(AWAIT_SLEEP, 0, "await sleep(delay[, result]) with arg arguments on "  \
@@ -100,12 +103,21 @@ struct ls_proto {
 
 typedef struct ls_program {
     ls_proto **protos;
+    int *proto_global;        /* the global each proto is bound to, or -1 */
     int nprotos;
     int main, noop, await1;   /* proto indexes */
     ls_proto *init;           /* binds the top-level names */
     const char **globalnames;
     int nglobals;
     const char *path;
+    /* the prelude's classes: methods[cls * LS_M__COUNT + m] is the proto
+     * of Class__m, or -1 */
+    const char **classnames;
+    int nclasses;
+    int *methods;
+    const char **fieldnames;
+    int nfields;
+    ls_arena arena;           /* the prelude's syntax tree and names */
 } ls_program;
 
 extern const char *const ls_opcode_names[];

@@ -549,8 +549,12 @@ static ls_node *expr(parser *p) {
 
 /* ---- statements ---- */
 
+static bool is_field(ls_node *n) {
+    return n->kind == LS_N_ATTR && n->str[0] == '_';
+}
+
 static bool is_target(ls_node *n) {
-    if (n->kind == LS_N_NAME || n->kind == LS_N_SUBSCRIPT) return true;
+    if (n->kind == LS_N_NAME || n->kind == LS_N_SUBSCRIPT || is_field(n)) return true;
     if (n->kind != LS_N_TUPLE && n->kind != LS_N_LIST) return false;
     if (n->n == 0) return false;
     for (int i = 0; i < n->n; i++)
@@ -618,7 +622,7 @@ static ls_node *small_stmt(parser *p) {
     }
     if (op->kind == LS_TK_PLUSEQ || op->kind == LS_TK_MINUSEQ || op->kind == LS_TK_STAREQ) {
         next(p);
-        if (e->kind != LS_N_NAME && e->kind != LS_N_SUBSCRIPT)
+        if (e->kind != LS_N_NAME && e->kind != LS_N_SUBSCRIPT && !is_field(e))
             return err_at(p, op, "%s", "cannot assign to this expression");
         n = node(p, LS_N_AUGASSIGN, op);
         n->op = op->kind == LS_TK_PLUSEQ ? LS_TK_PLUS

@@ -31,6 +31,7 @@ static const char *const obj_names[] = {
 const char *ls_exc_name(uint32_t type) { return type < LS_E__COUNT ? exc_names[type] : "?"; }
 
 bool ls_exc_subclass(uint32_t type, uint32_t parent) {
+    if (type == LS_E_GROUP && parent == LS_E_BASE_GROUP) return true;
     for (;;) {
         if (type == parent) return true;
         if (type == LS_E_BASE) return false;
@@ -124,6 +125,7 @@ const char *ls_type_name(ls_value v) {
     case LS_V_EXCTYPE: return "type";
     case LS_V_OBJ:
         if (v.u.o->kind == LS_O_EXC) return ls_exc_name(((ls_exc *)v.u.o)->type);
+        if (v.u.o->kind == LS_O_RECORD) return ((ls_record *)v.u.o)->clsname;
         return obj_names[v.u.o->kind];
     default: return "unbound";
     }
@@ -299,6 +301,11 @@ static void str_of(ls_buf *b, ls_value v, bool repr, int depth) {
                 str_of(b, args->v[i], true, depth + 1);
             }
             ls_buf_putc(b, ')');
+        } else if ((e->type == LS_E_GROUP || e->type == LS_E_BASE_GROUP) && args->n == 2 &&
+                   ls_is(args->v[1], LS_O_LIST)) {
+            int n = ((ls_list *)args->v[1].u.o)->n;
+            str_of(b, args->v[0], false, depth + 1);
+            ls_buf_printf(b, " (%d sub-exception%s)", n, n == 1 ? "" : "s");
         } else if (args->n == 1) {
             str_of(b, args->v[0], false, depth + 1);
         } else if (args->n > 1) {
@@ -318,6 +325,9 @@ static void str_of(ls_buf *b, ls_value v, bool repr, int depth) {
     }
     case LS_O_FRAME:
         ls_buf_printf(b, "<coroutine object %s>", ((ls_frame *)o)->proto->name);
+        return;
+    case LS_O_RECORD:
+        ls_buf_printf(b, "<%s object>", ((ls_record *)o)->clsname);
         return;
     case LS_O_CTXVAR: {
         ls_buf_puts(b, "<ContextVar name=");
@@ -411,6 +421,11 @@ static void traverse(ls_vm *vm, ls_obj *o) {
     case LS_O_SLEEP: ls_gc_mark_value(vm, ((ls_sleep *)o)->result); break;
     case LS_O_HANDLE: mark_handle(vm, ((ls_handle_obj *)o)->h); break;
     case LS_O_BOUND: ls_gc_mark_value(vm, ((ls_bound *)o)->self); break;
+    case LS_O_RECORD: {
+        ls_record *r = (ls_record *)o;
+        for (int i = 0; i < r->n; i++) ls_gc_mark_value(vm, r->f[i].v);
+        break;
+    }
     case LS_O_CTXVAR:
         ls_gc_mark_value(vm, ((ls_ctxvar *)o)->name);
         ls_gc_mark_value(vm, ((ls_ctxvar *)o)->dflt);
@@ -438,6 +453,7 @@ static void traverse(ls_vm *vm, ls_obj *o) {
 static void free_obj(ls_vm *vm, ls_obj *o) {
     switch (o->kind) {
     case LS_O_LIST: case LS_O_TUPLE: free(((ls_list *)o)->v); break;
+    case LS_O_RECORD: free(((ls_record *)o)->f); break;
     case LS_O_FUTURE: case LS_O_TASK: case LS_O_GATHER: {
         ls_future *f = (ls_future *)o;
         free(f->cb);

@@ -46,7 +46,7 @@ typedef struct ls_value {
     X(FUTURE, "Future") X(TASK, "Task") X(GATHER, "_GatheringFuture")          \
     X(SLEEP, "coroutine") X(SUSPEND, "generator") X(HANDLE, "Handle")          \
     X(CTXVAR, "ContextVar") X(CTX, "Context") X(CTXMAP, "hamt")                \
-    X(TOKEN, "Token") X(BOUND, "method")
+    X(TOKEN, "Token") X(BOUND, "method") X(RECORD, "object")
 
 typedef enum ls_okind {
 #define LS_X(n, py) LS_O_##n,
@@ -90,7 +90,11 @@ struct ls_obj {
     X(NAME, "NameError", EXCEPTION)                                            \
     X(UNBOUND_LOCAL, "UnboundLocalError", NAME)                                \
     X(ATTRIBUTE, "AttributeError", EXCEPTION)                                  \
-    X(NOT_IMPLEMENTED, "NotImplementedError", RUNTIME)
+    X(NOT_IMPLEMENTED, "NotImplementedError", RUNTIME)                          \
+    X(QUEUE_FULL, "QueueFull", EXCEPTION)                                      \
+    X(QUEUE_EMPTY, "QueueEmpty", EXCEPTION)                                    \
+    X(BASE_GROUP, "BaseExceptionGroup", BASE)                                  \
+    X(GROUP, "ExceptionGroup", EXCEPTION) /* and a BaseExceptionGroup */
 
 typedef enum ls_exc_type {
 #define LS_X(id, name, parent) LS_E_##id,
@@ -216,6 +220,14 @@ typedef struct ls_bound {     /* obj.method, not called yet */
     ls_value self;
     uint32_t method;
 } ls_bound;
+
+typedef struct ls_record {     /* a prelude object: class and fields */
+    ls_obj hdr;
+    const char *clsname;
+    uint16_t cls;
+    uint16_t n, cap;
+    struct ls_field { uint32_t id; ls_value v; } *f;
+} ls_record;
 
 typedef struct ls_handle_obj { /* what call_soon / call_later return */
     ls_obj hdr;

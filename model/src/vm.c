@@ -345,6 +345,49 @@ static ls_list *as_list(ls_vm *vm, ls_value v) {
 /* Calls callee. A user `def` returns a frame to run in *frame; anything
  * else leaves its result in *out. 0, or -1 with vm->exc (or vm->err). */
 static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_value kwnames,
+                      ls_value *out, ls_frame **frame);
+
+/* Calls with `self` put before the arguments (bound methods, records
+ * called as functions). */
+static int call_with_self(ls_vm *vm, ls_value callee, ls_value self, ls_value *args, int nargs,
+                          ls_value kwnames, ls_value *out, ls_frame **frame) {
+    ls_value stackbuf[8];
+    ls_value *full = nargs + 1 <= 8 ? stackbuf : ls_xmalloc((size_t)(nargs + 1) * sizeof *full);
+    full[0] = self;
+    memcpy(full + 1, args, (size_t)nargs * sizeof *args);
+    int rc = call_value(vm, callee, full, nargs + 1, kwnames, out, frame);
+    if (full != stackbuf) free(full);
+    return rc;
+}
+
+/* A prelude class's method: the proto of Class__method, or -1. */
+static int record_method(ls_vm *vm, ls_record *r, int method) {
+    return vm->prog->methods[r->cls * LS_M__COUNT + method];
+}
+
+static int group_new(ls_vm *vm, uint32_t type, ls_value *args, int nargs, ls_value *out) {
+    if (nargs != 2 || !ls_is(args[0], LS_O_STR) || !(ls_is(args[1], LS_O_LIST) || ls_is(args[1], LS_O_TUPLE)))
+        return ls_vm_raise(vm, LS_E_TYPE, "%s() takes a message and a sequence of exceptions",
+                           ls_exc_name(type));
+    ls_list *src = (ls_list *)args[1].u.o;
+    if (!src->n) return ls_vm_raise(vm, LS_E_VALUE, "second argument (exceptions) must be a non-empty sequence");
+    bool all_exc = true;
+    for (int i = 0; i < src->n; i++) {
+        if (!ls_is(src->v[i], LS_O_EXC))
+            return ls_vm_raise(vm, LS_E_VALUE, "Item %d of second argument (exceptions) is not an exception", i);
+        all_exc &= ls_exc_subclass(((ls_exc *)src->v[i].u.o)->type, LS_E_EXCEPTION);
+    }
+    if (type == LS_E_GROUP && !all_exc)
+        return ls_vm_raise(vm, LS_E_TYPE, "Cannot nest BaseExceptions in an ExceptionGroup");
+    if (all_exc) type = LS_E_GROUP;
+    ls_list *copy = ls_list_new(vm, LS_O_LIST, src->n);
+    for (int i = 0; i < src->n; i++) ls_list_push(copy, src->v[i]);
+    ls_value a[2] = {args[0], ls_obj_val(copy)};
+    *out = ls_obj_val(ls_exc_newv(vm, (ls_exc_type)type, a, 2));
+    return 0;
+}
+
+static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_value kwnames,
                       ls_value *out, ls_frame **frame) {
     *frame = NULL;
     switch (callee.tag) {
@@ -359,24 +402,35 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
     case LS_V_BUILTIN:
         return ls_builtin_call(vm, (int)callee.aux, args, nargs, kwnames, out);
     case LS_V_METHOD:
-        return ls_method_call(vm, (int)callee.aux, args, nargs, kwnames, out);
-    case LS_V_OBJ:
-        if (callee.u.o->kind == LS_O_BOUND) {
-            ls_bound *b = (ls_bound *)callee.u.o;
-            ls_value *full = ls_xmalloc((size_t)(nargs + 1) * sizeof *full);
-            full[0] = b->self;
-            memcpy(full + 1, args, (size_t)nargs * sizeof *args);
-            int rc = ls_method_call(vm, (int)b->method, full, nargs + 1, kwnames, out);
-            free(full);
-            return rc;
+        if (nargs > 0 && ls_is(args[0], LS_O_RECORD)) {
+            ls_record *r = (ls_record *)args[0].u.o;
+            int pi = record_method(vm, r, (int)callee.aux);
+            if (pi < 0)
+                return ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'",
+                                   r->clsname, ls_method_names[callee.aux]);
+            ls_value fn = {LS_V_FUNC, 0, {.i = pi}};
+            return call_value(vm, fn, args, nargs, kwnames, out, frame);
         }
-        return ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not callable", ls_type_name(callee));
+        return ls_method_call(vm, (int)callee.aux, args, nargs, kwnames, out);
     case LS_V_EXCTYPE:
         if (kwnames.tag == LS_V_OBJ)
             return ls_vm_raise(vm, LS_E_TYPE, "%s() takes no keyword arguments",
                                ls_exc_name(callee.aux));
+        if (callee.aux == LS_E_GROUP || callee.aux == LS_E_BASE_GROUP)
+            return group_new(vm, callee.aux, args, nargs, out);
         *out = ls_obj_val(ls_exc_newv(vm, (ls_exc_type)callee.aux, args, nargs));
         return 0;
+    case LS_V_OBJ:
+        if (callee.u.o->kind == LS_O_BOUND) {
+            ls_bound *b = (ls_bound *)callee.u.o;
+            return call_with_self(vm, ls_tagged(LS_V_METHOD, b->method), b->self, args, nargs,
+                                  kwnames, out, frame);
+        }
+        if (callee.u.o->kind == LS_O_RECORD &&
+            record_method(vm, (ls_record *)callee.u.o, LS_M_CALL) >= 0)
+            return call_with_self(vm, ls_tagged(LS_V_METHOD, LS_M_CALL), callee, args, nargs,
+                                  kwnames, out, frame);
+        return ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not callable", ls_type_name(callee));
     default:
         return ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not callable", ls_type_name(callee));
     }
@@ -798,6 +852,49 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             sp[-1] = ls_obj_val(b);
             break;
         }
+        case LS_OP_LOAD_FIELD: {
+            v = TOP();
+            if (!ls_is(v, LS_O_RECORD)) {
+                ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'", ls_type_name(v),
+                            vm->prog->fieldnames[arg]);
+                goto failed;
+            }
+            ls_record *r = (ls_record *)v.u.o;
+            int k = 0;
+            while (k < r->n && r->f[k].id != (uint32_t)arg) k++;
+            if (k == r->n) {
+                ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'", r->clsname,
+                            vm->prog->fieldnames[arg]);
+                goto failed;
+            }
+            sp[-1] = r->f[k].v;
+            break;
+        }
+        case LS_OP_STORE_FIELD: {
+            v = POP();
+            w = POP();
+            if (!ls_is(v, LS_O_RECORD)) {
+                ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object attribute '%s' is read-only",
+                            ls_type_name(v), vm->prog->fieldnames[arg]);
+                goto failed;
+            }
+            ls_record *r = (ls_record *)v.u.o;
+            int k = 0;
+            while (k < r->n && r->f[k].id != (uint32_t)arg) k++;
+            if (k == r->n) {
+                if (r->n == r->cap) {
+                    r->cap = r->cap ? r->cap * 2 : 4;
+                    r->f = ls_xrealloc(r->f, (size_t)r->cap * sizeof *r->f);
+                }
+                r->f[r->n++].id = (uint32_t)arg;
+            }
+            r->f[k].v = w;
+            break;
+        }
+        case LS_OP_EXC_TYPE:
+            if (ls_is(TOP(), LS_O_EXC)) sp[-1] = ls_tagged(LS_V_EXCTYPE, ((ls_exc *)TOP().u.o)->type);
+            else sp[-1] = ls_none();
+            break;
         case LS_OP_LOAD_METHOD:
             v = TOP();
             sp[-1] = ls_tagged(LS_V_METHOD, (uint32_t)arg);
@@ -1027,12 +1124,12 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
     vm->gc_stress = stress && *stress && *stress != '0';
     if (vm->gc_stress) vm->threshold = 0;
     vm->globals = ls_xcalloc((size_t)(prog->nglobals ? prog->nglobals : 1), sizeof *vm->globals);
-    for (int i = 0; i < prog->nprotos; i++)
-        for (int g = 0; g < prog->nglobals; g++)
-            if (strcmp(prog->globalnames[g], prog->protos[i]->name) == 0) {
-                vm->globals[g].tag = LS_V_FUNC;
-                vm->globals[g].u.i = i;
-            }
+    for (int i = 0; i < prog->nprotos; i++) {
+        int g = prog->proto_global[i];
+        if (g < 0) continue;
+        vm->globals[g].tag = LS_V_FUNC;
+        vm->globals[g].u.i = i;
+    }
     ls_loop_init(vm);
     vm->ctx = vm->root_ctx = (ls_obj *)ls_ctx_new(vm, NULL);
     ls_frame *f = ls_frame_new(vm, prog->init);

@@ -63,6 +63,10 @@ int ls_method_lookup(const char *name) {
     return -1;
 }
 
+bool ls_method_is_property(int id) {
+    return id == LS_M_MAXSIZE || id == LS_M_EXCEPTIONS || id == LS_M_ARGS;
+}
+
 bool ls_builtin_not_yet(const char *name) {
     for (int i = 0; not_yet[i]; i++)
         if (strcmp(not_yet[i], name) == 0) return true;
@@ -746,6 +750,22 @@ int ls_method_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwname
     if (kw_done(vm, &k, ls_method_names[id]) < 0) return -1;
     if (self.tag != LS_V_OBJ) return no_method(vm, id, self);
     switch (self.u.o->kind) {
+    case LS_O_EXC: {
+        ls_exc *e = (ls_exc *)self.u.o;
+        ls_list *args = (ls_list *)e->args.u.o;
+        if (id == LS_M_ARGS) {
+            *out = e->args;
+            return 0;
+        }
+        if (id == LS_M_EXCEPTIONS && (e->type == LS_E_GROUP || e->type == LS_E_BASE_GROUP) && args->n == 2) {
+            ls_list *src = (ls_list *)args->v[1].u.o;
+            ls_list *t = ls_list_new(vm, LS_O_TUPLE, src->n);
+            for (int i = 0; i < src->n; i++) ls_list_push(t, src->v[i]);
+            *out = ls_obj_val(t);
+            return 0;
+        }
+        return no_method(vm, id, self);
+    }
     case LS_O_HANDLE: {
         ls_handle *h = ((ls_handle_obj *)self.u.o)->h;
         if (id == LS_M_CANCEL) {

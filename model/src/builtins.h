@@ -82,7 +82,9 @@ typedef enum ls_builtin {
     X(WHEN, "when") X(RESCHEDULE, "reschedule") X(EXPIRED, "expired")          \
     X(ON_TIMEOUT, "on_timeout") X(ON_TASK_DONE, "on_task_done")                \
     /* protocols: __aenter__, __aexit__, __call__ */                           \
-    X(AENTER, "aenter") X(AEXIT, "aexit") X(CALL, "call")
+    X(AENTER, "aenter") X(AEXIT, "aexit") X(CALL, "call")                     \
+    /* read-only properties, read as obj.name: */                              \
+    X(MAXSIZE, "maxsize") X(EXCEPTIONS, "exceptions") X(ARGS, "args")
 
 typedef enum ls_method {
 #define LS_X(id, name) LS_M_##id,
@@ -96,6 +98,7 @@ extern const char *const ls_method_names[];
 
 int ls_builtin_lookup(const char *name);        /* -1 if none */
 int ls_method_lookup(const char *name);         /* -1 if none */
+bool ls_method_is_property(int id);
 bool ls_builtin_not_yet(const char *name);
 bool ls_prelude_public(const char *name);
 int ls_exc_lookup(const char *name);            /* -1 if none */

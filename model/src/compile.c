@@ -423,8 +423,12 @@ static int expr(compiler *C, ls_node *n) {
             return emit(C, LS_OP_LOAD_FIELD, field_id(C, n->str), n->line);
         }
         int m = ls_method_lookup(n->str);
-        if (m < 0) return fail(C, n, "unknown method '%s'", n->str);
+        if (m < 0) return fail(C, n, "unknown attribute '%s'", n->str);
         if (expr(C, n->k[0]) < 0) return -1;
+        if (ls_method_is_property(m)) {   /* a property: read by calling it */
+            emit(C, LS_OP_LOAD_METHOD, m, n->line);
+            return emit(C, LS_OP_CALL, 1, n->line);
+        }
         return emit(C, LS_OP_LOAD_ATTR, m, n->line);
     }
     case LS_N_STAR: return fail(C, n, "%s", "'*' is only allowed in call arguments");

@@ -354,7 +354,7 @@ static int call_with_self(ls_vm *vm, ls_value callee, ls_value self, ls_value *a
     ls_value stackbuf[8];
     ls_value *full = nargs + 1 <= 8 ? stackbuf : ls_xmalloc((size_t)(nargs + 1) * sizeof *full);
     full[0] = self;
-    memcpy(full + 1, args, (size_t)nargs * sizeof *args);
+    if (nargs) memcpy(full + 1, args, (size_t)nargs * sizeof *args);
     int rc = call_value(vm, callee, full, nargs + 1, kwnames, out, frame);
     if (full != stackbuf) free(full);
     return rc;

@@ -56,7 +56,7 @@ START_TEST(records_and_dispatch) {
     TU_RUN_EQ("async def main():\n    q = Queue()\n    q.put_nowait(1)\n    q.put_nowait(2)\n"
               "    log(q.qsize(), q.get_nowait(), await q.get(), q.empty())\n"
               "    try:\n        q.acquire()\n    except Exception as e:\n        log(repr(e))\n",
-              LS_PROF_ASYNCIO, "1 1 2 True|AttributeError(\"'Queue' object has no attribute 'acquire'\")");
+              LS_PROF_ASYNCIO, "2 1 2 True|AttributeError(\"'Queue' object has no attribute 'acquire'\")");
 }
 END_TEST
 

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GNUC__) && !defined(LS_NO_THREADED)
+#define LS_THREADED 1
+#endif
+
 #define LS_MAX_DEPTH 1000     /* frames in one chain: CPython's recursion limit */
 #define LS_DEFAULT_STEPS 4000000000ull
 
@@ -534,17 +538,38 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         }
     }
 
+    uint32_t ins;
+    int32_t arg;
+#ifdef LS_THREADED
+    /* Threaded dispatch: each hot opcode jumps straight to the next one's
+     * code, saving the switch's bounds check and shared indirect branch. */
+    static void *const labels[] = {
+#define LS_X(n, eff, doc) &&L_##n,
+        LS_OPCODES(LS_X)
+#undef LS_X
+    };
+#define OP(n) case LS_OP_##n: L_##n:
+#define NEXT()                                                                 \
+    do {                                                                       \
+        ins = code[pc++];                                                      \
+        arg = LS_ARG(ins);                                                     \
+        goto *labels[LS_OP(ins)];                                              \
+    } while (0)
+#else
+#define OP(n) case LS_OP_##n:
+#define NEXT() break
+#endif
     for (;;) {
-        uint32_t ins = code[pc++];
-        int32_t arg = LS_ARG(ins);
+        ins = code[pc++];
+        arg = LS_ARG(ins);
         switch (LS_OP(ins)) {
-        case LS_OP_NOP: break;
-        case LS_OP_CONST: PUSH(consts[arg]); break;
-        case LS_OP_INT: PUSH(ls_int(arg)); break;
-        case LS_OP_NONE: PUSH(ls_none()); break;
-        case LS_OP_TRUE: PUSH(ls_bool(true)); break;
-        case LS_OP_FALSE: PUSH(ls_bool(false)); break;
-        case LS_OP_LOAD_LOCAL:
+        OP(NOP) break;
+        OP(CONST) PUSH(consts[arg]); NEXT();
+        OP(INT) PUSH(ls_int(arg)); NEXT();
+        OP(NONE) PUSH(ls_none()); NEXT();
+        OP(TRUE) PUSH(ls_bool(true)); break;
+        OP(FALSE) PUSH(ls_bool(false)); break;
+        OP(LOAD_LOCAL)
             v = locals[arg];
             if (v.tag == LS_V_UNBOUND) {
                 const char *nm = p->localnames[arg];
@@ -554,30 +579,30 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 goto failed;
             }
             PUSH(v);
-            break;
-        case LS_OP_STORE_LOCAL: locals[arg] = POP(); break;
-        case LS_OP_LOAD_GLOBAL:
+            NEXT();
+        OP(STORE_LOCAL) locals[arg] = POP(); NEXT();
+        OP(LOAD_GLOBAL)
             v = vm->globals[arg];
             if (v.tag == LS_V_UNBOUND) {
                 ls_vm_raise(vm, LS_E_NAME, "name '%s' is not defined", vm->prog->globalnames[arg]);
                 goto failed;
             }
             PUSH(v);
-            break;
-        case LS_OP_STORE_GLOBAL: vm->globals[arg] = POP(); break;
-        case LS_OP_LOAD_BUILTIN: PUSH(ls_tagged(LS_V_BUILTIN, (uint32_t)arg)); break;
-        case LS_OP_LOAD_EXC: PUSH(ls_tagged(LS_V_EXCTYPE, (uint32_t)arg)); break;
-        case LS_OP_POP: sp--; break;
-        case LS_OP_DUP: v = TOP(); PUSH(v); break;
-        case LS_OP_DUP2: sp[0] = sp[-2]; sp[1] = sp[-1]; sp += 2; break;
-        case LS_OP_ROT2: v = sp[-1]; sp[-1] = sp[-2]; sp[-2] = v; break;
-        case LS_OP_ROT3: v = sp[-1]; sp[-1] = sp[-2]; sp[-2] = sp[-3]; sp[-3] = v; break;
-        case LS_OP_BINARY:
+            NEXT();
+        OP(STORE_GLOBAL) vm->globals[arg] = POP(); break;
+        OP(LOAD_BUILTIN) PUSH(ls_tagged(LS_V_BUILTIN, (uint32_t)arg)); break;
+        OP(LOAD_EXC) PUSH(ls_tagged(LS_V_EXCTYPE, (uint32_t)arg)); break;
+        OP(POP) sp--; NEXT();
+        OP(DUP) v = TOP(); PUSH(v); break;
+        OP(DUP2) sp[0] = sp[-2]; sp[1] = sp[-1]; sp += 2; break;
+        OP(ROT2) v = sp[-1]; sp[-1] = sp[-2]; sp[-2] = v; break;
+        OP(ROT3) v = sp[-1]; sp[-1] = sp[-2]; sp[-2] = sp[-3]; sp[-3] = v; break;
+        OP(BINARY)
             w = POP();
             v = TOP();
             if (v.tag == LS_V_INT && w.tag == LS_V_INT && (arg & 255) == LS_TK_PLUS &&
                 !__builtin_add_overflow(v.u.i, w.u.i, &sp[-1].u.i))
-                break;
+                NEXT();
             if (arg & LS_BINARY_INPLACE) {
                 arg &= ~LS_BINARY_INPLACE;
                 if (arg == LS_TK_PLUS && ls_is(v, LS_O_LIST)) {
@@ -591,7 +616,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             }
             CHECK(binop(vm, arg, v, w, &sp[-1]));
             break;
-        case LS_OP_COMPARE:
+        OP(COMPARE)
             w = POP();
             v = TOP();
             if (v.tag == LS_V_INT && w.tag == LS_V_INT && arg == LS_TK_LT) {
@@ -600,8 +625,8 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             }
             CHECK(compare(vm, arg, v, w, &sp[-1]));
             break;
-        case LS_OP_NOT: sp[-1] = ls_bool(!ls_truthy(sp[-1])); break;
-        case LS_OP_NEG:
+        OP(NOT) sp[-1] = ls_bool(!ls_truthy(sp[-1])); break;
+        OP(NEG)
             v = TOP();
             if (v.tag == LS_V_INT || v.tag == LS_V_BOOL) {
                 if (v.u.i == INT64_MIN) {
@@ -616,14 +641,14 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 goto failed;
             }
             break;
-        case LS_OP_POS:
+        OP(POS)
             if (!isnum(TOP())) {
                 ls_vm_raise(vm, LS_E_TYPE, "bad operand type for unary +: '%s'", ls_type_name(TOP()));
                 goto failed;
             }
             if (TOP().tag == LS_V_BOOL) sp[-1] = ls_int(TOP().u.i);
             break;
-        case LS_OP_JUMP:
+        OP(JUMP)
             if ((uint32_t)arg < pc) {
                 if (++vm->steps > vm->max_steps) goto budget;
                 if (vm->bytes > vm->threshold && vm->depth == 1 && vm->gc_ready) {
@@ -632,44 +657,44 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 }
             }
             pc = (uint32_t)arg;
-            break;
-        case LS_OP_JUMP_IF_FALSE:
+            NEXT();
+        OP(JUMP_IF_FALSE)
             v = POP();
             if (v.tag == LS_V_BOOL ? !v.u.i : !ls_truthy(v)) pc = (uint32_t)arg;
-            break;
-        case LS_OP_JUMP_IF_NOT_LT:
+            NEXT();
+        OP(JUMP_IF_NOT_LT)
             w = POP();
             v = POP();
             if (v.tag == LS_V_INT && w.tag == LS_V_INT) {
                 if (!(v.u.i < w.u.i)) pc = (uint32_t)arg;
-                break;
+                NEXT();
             }
             CHECK(compare(vm, LS_TK_LT, v, w, &v));
             if (!v.u.i) pc = (uint32_t)arg;
             break;
-        case LS_OP_JUMP_IF_TRUE:
+        OP(JUMP_IF_TRUE)
             if (ls_truthy(POP())) pc = (uint32_t)arg;
             break;
-        case LS_OP_JUMP_IF_FALSE_OR_POP:
+        OP(JUMP_IF_FALSE_OR_POP)
             if (!ls_truthy(TOP())) pc = (uint32_t)arg;
             else sp--;
             break;
-        case LS_OP_JUMP_IF_TRUE_OR_POP:
+        OP(JUMP_IF_TRUE_OR_POP)
             if (ls_truthy(TOP())) pc = (uint32_t)arg;
             else sp--;
             break;
-        case LS_OP_BUILD_LIST: case LS_OP_BUILD_TUPLE: {
+        OP(BUILD_LIST) OP(BUILD_TUPLE) {
             ls_list *l = ls_list_new(vm, LS_OP(ins) == LS_OP_BUILD_LIST ? LS_O_LIST : LS_O_TUPLE, arg);
             sp -= arg;
             for (int i = 0; i < arg; i++) ls_list_push(l, sp[i]);
             PUSH(ls_obj_val(l));
             break;
         }
-        case LS_OP_LIST_APPEND:
+        OP(LIST_APPEND)
             v = POP();
             ls_list_push((ls_list *)sp[-arg].u.o, v);
             break;
-        case LS_OP_LIST_EXTEND: {
+        OP(LIST_EXTEND) {
             v = POP();
             ls_list *src = as_list(vm, v);
             if (!src) goto failed;
@@ -678,7 +703,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             for (int i = 0; i < n; i++) ls_list_push(dst, src->v[i]);
             break;
         }
-        case LS_OP_UNPACK: {
+        OP(UNPACK) {
             v = POP();
             ls_list *l = as_list(vm, v);
             if (!l) goto failed;
@@ -690,12 +715,12 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             for (int i = arg - 1; i >= 0; i--) PUSH(l->v[i]);
             break;
         }
-        case LS_OP_SUBSCR:
+        OP(SUBSCR)
             w = POP();
             v = TOP();
             CHECK(subscript(vm, v, w, &sp[-1]));
             break;
-        case LS_OP_STORE_SUBSCR: {
+        OP(STORE_SUBSCR) {
             w = POP();   /* index */
             v = POP();   /* object */
             ls_value val = POP();
@@ -716,7 +741,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             l->v[k] = val;
             break;
         }
-        case LS_OP_GET_ITER: {
+        OP(GET_ITER) {
             v = TOP();
             if (!(ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE) || ls_is(v, LS_O_RANGE) ||
                   ls_is(v, LS_O_STR))) {
@@ -729,7 +754,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             sp[-1] = ls_obj_val(it);
             break;
         }
-        case LS_OP_FOR_ITER: {
+        OP(FOR_ITER) {
             ls_iter *it = (ls_iter *)TOP().u.o;
             ls_obj *src = it->src.u.o;
             bool more = false;
@@ -767,7 +792,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             }
             break;
         }
-        case LS_OP_FORMAT: {
+        OP(FORMAT) {
             ls_buf b = {0};
             v = TOP();
             if (arg == 0 && ls_is(v, LS_O_STR)) break;
@@ -776,7 +801,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             ls_buf_free(&b);
             break;
         }
-        case LS_OP_BUILD_STR: {
+        OP(BUILD_STR) {
             size_t n = 0;
             sp -= arg;
             for (int i = 0; i < arg; i++) n += ((ls_str *)sp[i].u.o)->len;
@@ -791,8 +816,8 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             PUSH(ls_obj_val(s));
             break;
         }
-        case LS_OP_KWNAMES: vm->kwnames = consts[arg]; break;
-        case LS_OP_CALL: case LS_OP_CALL_EX: {
+        OP(KWNAMES) vm->kwnames = consts[arg]; break;
+        OP(CALL) OP(CALL_EX) {
             if (vm->bytes > vm->threshold && vm->depth == 1 && vm->gc_ready) {
                 /* A safe point: every live value is in a frame of the
                  * chain (the callee and arguments still on its stack),
@@ -845,14 +870,14 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             PUSH(res);
             break;
         }
-        case LS_OP_LOAD_ATTR: {
+        OP(LOAD_ATTR) {
             ls_bound *b = ls_alloc(vm, LS_O_BOUND, sizeof *b);
             b->self = TOP();
             b->method = (uint32_t)arg;
             sp[-1] = ls_obj_val(b);
             break;
         }
-        case LS_OP_LOAD_FIELD: {
+        OP(LOAD_FIELD) {
             v = TOP();
             if (!ls_is(v, LS_O_RECORD)) {
                 ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'", ls_type_name(v),
@@ -870,7 +895,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             sp[-1] = r->f[k].v;
             break;
         }
-        case LS_OP_STORE_FIELD: {
+        OP(STORE_FIELD) {
             v = POP();
             w = POP();
             if (!ls_is(v, LS_O_RECORD)) {
@@ -891,16 +916,16 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             r->f[k].v = w;
             break;
         }
-        case LS_OP_EXC_TYPE:
+        OP(EXC_TYPE)
             if (ls_is(TOP(), LS_O_EXC)) sp[-1] = ls_tagged(LS_V_EXCTYPE, ((ls_exc *)TOP().u.o)->type);
             else sp[-1] = ls_none();
             break;
-        case LS_OP_LOAD_METHOD:
+        OP(LOAD_METHOD)
             v = TOP();
             sp[-1] = ls_tagged(LS_V_METHOD, (uint32_t)arg);
             PUSH(v);
             break;
-        case LS_OP_AWAIT: {
+        OP(AWAIT) {
             v = POP();
             if (ls_is(v, LS_O_FRAME)) {
                 nf = (ls_frame *)v.u.o;
@@ -968,7 +993,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                         ls_type_name(v));
             goto failed;
         }
-        case LS_OP_AWAIT_SLEEP: {
+        OP(AWAIT_SLEEP) {
             w = arg == 2 ? POP() : ls_none();   /* result */
             v = POP();                          /* delay */
             double d;
@@ -992,7 +1017,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             f->waiting = v = ls_obj_val(fut);
             goto yield;
         }
-        case LS_OP_RETURN: {
+        OP(RETURN) {
             v = POP();
             ls_frame *c = f->caller;
             f->state = LS_FRAME_DONE;
@@ -1009,26 +1034,26 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             PUSH(v);
             break;
         }
-        case LS_OP_SETUP_TRY: {
+        OP(SETUP_TRY) {
             ls_block *b = &blocks_of(f)[f->nblock++];
             b->handler = (uint32_t)arg;
             b->depth = (uint32_t)(sp - stack);
             break;
         }
-        case LS_OP_POP_BLOCK: f->nblock--; break;
-        case LS_OP_RAISE:
+        OP(POP_BLOCK) f->nblock--; break;
+        OP(RAISE)
             v = POP();
             if (v.tag == LS_V_EXCTYPE) RAISE_EXC(ls_exc_new(vm, (ls_exc_type)v.aux, NULL));
             if (ls_is(v, LS_O_EXC)) RAISE_EXC((ls_exc *)v.u.o);
             ls_vm_raise(vm, LS_E_TYPE, "exceptions must derive from BaseException");
             goto failed;
-        case LS_OP_RERAISE:
+        OP(RERAISE)
             v = POP();
             RAISE_EXC((ls_exc *)v.u.o);
-        case LS_OP_RAISE_ACTIVE:
+        OP(RAISE_ACTIVE)
             ls_vm_raise(vm, LS_E_RUNTIME, "No active exception to reraise");
             goto failed;
-        case LS_OP_EXC_MATCH: {
+        OP(EXC_MATCH) {
             w = POP();
             v = POP();
             ls_exc *e = (ls_exc *)v.u.o;
@@ -1109,6 +1134,8 @@ budget:
 #undef TOP
 #undef RAISE_EXC
 #undef CHECK
+#undef OP
+#undef NEXT
 }
 
 int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {

@@ -31,6 +31,17 @@ for (const arg of process.argv.slice(2)) {
   process.exit(2);
 }
 
+// An exception thrown in a timer callback (MicroPython's task loop runs in
+// one) cannot be answered: say what it was in one line, then exit, so the
+// harness reports a CRASH with this message instead of a minified stack.
+process.on("uncaughtException", (err) => {
+  const lines = String(err?.message ?? err).split("\n").filter((l) => l.trim());
+  const text = lines.slice(-6).map((l) => l.slice(0, 300)).join("\n");
+  process.stderr.write(`micropython_adapter: uncaught error in MicroPython's ` +
+    `task loop: ${err?.name ?? "Error"}:\n${text}\n`);
+  process.exit(70);
+});
+
 /** What the program printed while the current case ran. */
 const captured = { stdout: "", stderr: "" };
 

@@ -75,7 +75,10 @@ class AdapterProcess:
     def _drain_stderr(self, proc):
         """Keep the last lines of stderr so a crash can be explained."""
         for line in proc.stderr:
-            self._stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            if len(text) > 400:  # e.g. a line of minified JavaScript
+                text = text[:400] + " [...]"
+            self._stderr.append(text)
 
     def ensure_ready(self):
         """Start if needed and wait for the ready line; raise AdapterFailure."""

@@ -14,7 +14,9 @@ Statuses:
   CRASH        the adapter died (exit status or signal in `error`)
   ERROR        an error reply, a garbled reply, an adapter that cannot
                start, or a case the model rejects
-  FLAKY        the runs of `--repeat K` did not all agree
+  FLAKY        the runs of `--repeat K` did not all agree: different
+               statuses, or failing runs with different traces (runs that all
+               pass may differ inside an `unordered:` group)
 """
 
 import os
@@ -52,7 +54,7 @@ def result_for(case, impl, profile, status, **fields):
 
 def rejected_result(case, impl, profile):
     """The ERROR result of a case the model rejects."""
-    return result_for(case, impl, profile, "ERROR",
+    return result_for(case, impl, profile, "ERROR", rejected=True,
                       error="rejected by the model: %s" % case.error)
 
 
@@ -149,14 +151,17 @@ def combine(runs):
         return first
     outcomes = []
     for r in runs:
-        key = (r["status"], tuple(r.get("trace") or ()), r.get("error") if not r.get("trace") else None)
+        key = (r["status"], tuple(r.get("trace") or ()))
         if key not in outcomes:
             outcomes.append(key)
     mean = round(sum(r["duration_ms"] for r in runs) / len(runs), 1)
-    if len(outcomes) == 1:
+    if len({status for status, _ in outcomes}) == 1 and (
+            len(outcomes) == 1 or first["status"] == "PASS"):
         result = dict(first)
         result["duration_ms"] = mean
         result["runs"] = len(runs)
+        if len(outcomes) > 1:
+            result["traces"] = [list(trace) for _, trace in outcomes]
         return result
     result = dict(first)
     result["status"] = "FLAKY"

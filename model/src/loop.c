@@ -102,6 +102,8 @@ static void unregister_task(ls_vm *vm, ls_task *t) {
 /* ---- futures ---- */
 
 static void future_init(ls_future *f) {
+    f->cb = &f->cb1;   /* one callback needs no allocation: the common case */
+    f->capcb = 1;
     f->state = LS_FUT_PENDING;
     f->result = ls_none();
     f->cancel_msg = ls_none();
@@ -113,42 +115,47 @@ ls_future *ls_future_new(ls_vm *vm) {
     return f;
 }
 
+static void schedule_one(ls_vm *vm, ls_future *f, const ls_callback *cb) {
+    ls_value self = ls_obj_val(f);
+    switch (cb->kind) {
+    case LS_CB_USER: ls_call_soon(vm, LS_H_DONE, cb->fn, self, cb->obj); break;
+    case LS_CB_WAKEUP:
+        ls_call_soon(vm, LS_H_WAKEUP, ls_obj_val(cb->obj), self, ((ls_task *)cb->obj)->ctx);
+        break;
+    case LS_CB_GATHER: ls_call_soon(vm, LS_H_GATHER, ls_obj_val(cb->obj), self, NULL); break;
+    case LS_CB_STOP: ls_call_soon(vm, LS_H_STOP, ls_none(), ls_none(), NULL); break;
+    }
+}
+
 /* __schedule_callbacks: each callback through call_soon, in order. */
 static void schedule_callbacks(ls_vm *vm, ls_future *f) {
-    ls_callback *cb = f->cb;
     int n = f->ncb;
-    f->cb = NULL;
-    f->ncb = f->capcb = 0;
-    ls_value self = ls_obj_val(f);
-    for (int i = 0; i < n; i++) {
-        switch (cb[i].kind) {
-        case LS_CB_USER: ls_call_soon(vm, LS_H_DONE, cb[i].fn, self, cb[i].obj); break;
-        case LS_CB_WAKEUP:
-            ls_call_soon(vm, LS_H_WAKEUP, ls_obj_val(cb[i].obj), self, ((ls_task *)cb[i].obj)->ctx);
-            break;
-        case LS_CB_GATHER: ls_call_soon(vm, LS_H_GATHER, ls_obj_val(cb[i].obj), self, NULL); break;
-        case LS_CB_STOP: ls_call_soon(vm, LS_H_STOP, ls_none(), ls_none(), NULL); break;
-        }
+    if (f->cb == &f->cb1) {
+        ls_callback one = f->cb1;
+        f->ncb = 0;
+        if (n) schedule_one(vm, f, &one);
+        return;
     }
+    ls_callback *cb = f->cb;
+    f->cb = &f->cb1;
+    f->ncb = 0;
+    f->capcb = 1;
+    for (int i = 0; i < n; i++) schedule_one(vm, f, &cb[i]);
     free(cb);
 }
 
 void ls_future_add_callback(ls_vm *vm, ls_future *f, ls_callback cb) {
     if (f->state != LS_FUT_PENDING) {
-        ls_callback *saved = f->cb;
-        int n = f->ncb, cap = f->capcb;
-        f->cb = ls_xmalloc(sizeof *f->cb);
-        f->cb[0] = cb;
-        f->ncb = f->capcb = 1;
-        schedule_callbacks(vm, f);
-        f->cb = saved;
-        f->ncb = n;
-        f->capcb = cap;
+        schedule_one(vm, f, &cb);   /* a done future schedules it at once */
         return;
     }
     if (f->ncb == f->capcb) {
-        f->capcb = f->capcb ? f->capcb * 2 : 2;
-        f->cb = ls_xrealloc(f->cb, (size_t)f->capcb * sizeof *f->cb);
+        int cap = f->capcb * 4;
+        ls_callback *v = ls_xmalloc((size_t)cap * sizeof *v);
+        memcpy(v, f->cb, (size_t)f->ncb * sizeof *v);
+        if (f->cb != &f->cb1) free(f->cb);
+        f->cb = v;
+        f->capcb = cap;
     }
     f->cb[f->ncb++] = cb;
 }

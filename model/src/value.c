@@ -456,7 +456,7 @@ static void free_obj(ls_vm *vm, ls_obj *o) {
     case LS_O_RECORD: free(((ls_record *)o)->f); break;
     case LS_O_FUTURE: case LS_O_TASK: case LS_O_GATHER: {
         ls_future *f = (ls_future *)o;
-        free(f->cb);
+        if (f->cb != &f->cb1) free(f->cb);
         if (f->timer) ls_handle_release(vm, f->timer);
         break;
     }

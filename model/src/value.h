@@ -179,8 +179,9 @@ typedef struct ls_future {
     ls_value result;
     ls_obj *exc;               /* the exception, or a CancelledError kept */
     ls_value cancel_msg;
-    ls_callback *cb;
+    ls_callback *cb;           /* &cb1 while there is at most one */
     int32_t ncb, capcb;
+    ls_callback cb1;
     ls_handle *timer;          /* sleep's timer: cancelled on throw */
 } ls_future;
 

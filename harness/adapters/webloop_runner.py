@@ -7,8 +7,7 @@ block.  So a case runs the way Pyodide programs do: the adapter (Node) awaits
 a Python task, and everything happens on Node's event loop.
 
 For each request, `WebLoopServer.answer(line)` makes a fresh `WebLoop`,
-creates `main()` as a task on it (under `eager`, installs
-`eager_task_factory` right after), waits for it from a second task (the runner), then does
+creates `main()` as a task on it, waits for it from a second task (the runner), then does
 what `asyncio.run` does after `main` ends: cancels every task still
 pending, waits for them, shuts down async generators.  The scheduling
 itself is entirely WebLoop's and Node's.  The builtins, the output capture
@@ -61,13 +60,15 @@ class WebLoopServer(prelude.Server):
             if profile not in prelude.PROFILES:
                 raise CaseError("unknown profile %r" % (profile,))
             eager = self.eager or profile == "eager"
-            if eager and not hasattr(asyncio, "eager_task_factory"):
-                raise CaseError("eager tasks need Python 3.12 or later")
+            if eager:
+                raise CaseError("Pyodide's WebLoop cannot run eager tasks: with a task "
+                                "factory its create_task calls asyncio.tasks."
+                                "_set_task_name, which Python 3.14 no longer has")
             filename = "%s.case" % (request.get("case") or "<case>")
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:
-                    reply["trace"] = await run_program(code, filename, eager)
+                    reply["trace"] = await run_program(code, filename)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
         except CaseError as exc:
@@ -81,7 +82,7 @@ class WebLoopServer(prelude.Server):
         return json.dumps(reply)
 
 
-async def run_program(code, filename, eager):
+async def run_program(code, filename):
     """Run compiled `code` on the running WebLoop; return the trace list."""
     trace = []
     g = make_globals(trace)
@@ -98,11 +99,7 @@ async def run_program(code, filename, eager):
         raise CaseError("%s: main() is not a coroutine function" % filename)
     loop = asyncio.get_running_loop()
     runner = asyncio.current_task()
-    # main's own task starts lazily, as under asyncio.run (whose loop is not
-    # running yet when it creates it); tasks main creates are eager.
     task = loop.create_task(coro)
-    if eager:
-        loop.set_task_factory(asyncio.eager_task_factory)
     uncaught = None
     try:
         await task
@@ -115,7 +112,6 @@ async def run_program(code, filename, eager):
     if leftovers:
         await asyncio.gather(*leftovers, return_exceptions=True)
     await loop.shutdown_asyncgens()
-    loop.set_task_factory(None)
     if uncaught is not None:
         trace.append("uncaught " + describe(uncaught))
     return trace

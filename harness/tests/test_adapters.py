@@ -96,18 +96,45 @@ def py311():
     adapter.close()
 
 
-@pytest.fixture(scope="module")
-def py314():
-    adapter = start("cpython-3.14")
-    yield adapter
-    adapter.close()
+NODE_IMPLS = ("cpython-3.14", "cpython-3.14-eager", "pyodide-webloop", "micropython")
 
 
 @pytest.fixture(scope="module")
-def py314_eager():
-    adapter = start("cpython-3.14-eager")
-    yield adapter
-    adapter.close()
+def node_adapters():
+    """The Node-based adapters, loading their runtimes at the same time."""
+    adapters = {}
+    for name in NODE_IMPLS:
+        adapters[name] = AdapterProcess(name, impls.registry()[name].argv)
+        adapters[name].start()
+    yield adapters
+    for adapter in adapters.values():
+        adapter.close()
+
+
+def ready_adapter(adapters, name):
+    adapter = adapters[name]
+    adapter.ensure_ready()
+    return adapter
+
+
+@pytest.fixture(scope="module")
+def py314(node_adapters):
+    return ready_adapter(node_adapters, "cpython-3.14")
+
+
+@pytest.fixture(scope="module")
+def py314_eager(node_adapters):
+    return ready_adapter(node_adapters, "cpython-3.14-eager")
+
+
+@pytest.fixture(scope="module")
+def webloop(node_adapters):
+    return ready_adapter(node_adapters, "pyodide-webloop")
+
+
+@pytest.fixture(scope="module")
+def micropython(node_adapters):
+    return ready_adapter(node_adapters, "micropython")
 
 
 # -- CPython 3.11 ---------------------------------------------------------------
@@ -280,3 +307,75 @@ def test_314_deadlock_is_an_error(py314):
     reply = ask(py314, 'async def main():\n    log("x")\n    await Future()\n')
     assert "wait forever" in reply["error"]
     assert ask(py314, BOOM)["trace"][-1] == "uncaught Error: boom"
+
+
+# -- Pyodide's WebLoop --------------------------------------------------------------
+
+@needs_node
+def test_webloop_runs_on_node_event_loop(webloop):
+    assert webloop.ready["loop"] == "webloop"
+    assert "eager" not in webloop.ready["features"]
+    assert ask(webloop, FIRST_EXAMPLE)["trace"] == ["await", "create_task"]
+    assert ask(webloop, BOOM)["trace"] == ["before", "uncaught Error: boom"]
+    assert ask(webloop, WAIT_FOR)["trace"] == [
+        "tick 0", "work", "got 5", "tick 1", "tick 2"]
+
+
+@needs_node
+def test_webloop_cancels_leftovers_and_reports_errors(webloop):
+    program = ('async def forever():\n'
+               '    try:\n'
+               '        while True:\n'
+               '            await sleep(0)\n'
+               '    finally:\n'
+               '        log("leftover cancelled")\n\n'
+               'async def main():\n'
+               '    create_task(forever())\n'
+               '    await sleep(0)\n'
+               '    log("main returns")\n')
+    assert ask(webloop, program)["trace"] == ["main returns", "leftover cancelled"]
+    reply = ask(webloop, "async def main(:\n    pass\n", case="t/bad", line=7)
+    assert reply["error"].startswith("t/bad.case:7:")
+    assert "cannot run eager tasks" in ask(webloop, FIRST_EXAMPLE, profile="eager")["error"]
+
+
+# -- MicroPython -------------------------------------------------------------------
+
+@needs_node
+def test_micropython_features_and_traces(micropython):
+    ready = micropython.ready
+    assert ready["impl"] == "micropython" and ready["version"].startswith("1.27")
+    assert set(ready["features"]) == set(impls.registry()["micropython"].features)
+    assert ask(micropython, FIRST_EXAMPLE)["trace"] == ["await", "create_task"]
+    assert ask(micropython, BOOM)["trace"] == ["before", "uncaught Error: boom"]
+    reply = ask(micropython, 'async def main():\n    print("hi")\n    log("x")\n')
+    assert reply["trace"] == ["x"] and reply["stdout"] == "hi\n"
+    assert "SyntaxError" in ask(micropython, "async def main(:\n    pass\n")["error"]
+    assert "eager" in ask(micropython, FIRST_EXAMPLE, profile="eager")["error"]
+
+
+@needs_node
+def test_micropython_main_is_a_real_task(micropython):
+    program = ('async def ticker(name):\n'
+               '    for i in range(3):\n'
+               '        log(name, i)\n'
+               '        await sleep(0)\n\n'
+               'async def main():\n'
+               '    t = create_task(ticker("t"))\n'
+               '    for i in range(3):\n'
+               '        log("main", i)\n'
+               '        await sleep(0)\n'
+               '    await t\n')
+    assert ask(micropython, program)["trace"] == [
+        "main 0", "t 0", "main 1", "t 1", "main 2", "t 2"]
+
+
+def test_registry_features_match_ready_lines():
+    for name in ("cpython-3.11", "pypy-3.9"):
+        impl = impls.registry()[name]
+        if impl.unavailable():
+            continue
+        out = subprocess.run(impl.argv, input="", capture_output=True, text=True,
+                             timeout=60)
+        ready = json.loads(out.stdout.splitlines()[0])
+        assert set(ready["features"]) == set(impl.features), name

@@ -1,0 +1,411 @@
+"""The loopspec command: robustness against bad adapters, gating, sharding,
+merge, diff, bad arguments.  Most tests drive a fake adapter
+(fakes/fake_adapter.py) registered in place of the real implementations;
+cases still go through the real model's `ast` (make model).
+
+Run with `/usr/bin/python3 -m pytest harness/tests`.
+"""
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, HARNESS)
+
+from casekit import diff, expectations, features, impls  # noqa: E402
+
+FAKE = os.path.join(HARNESS, "tests", "fakes", "fake_adapter.py")
+PYTHON = "/usr/bin/python3"
+
+needs_model = pytest.mark.skipif(not os.path.exists(impls.MODEL),
+                                 reason="the model is not built: run `make model`")
+pytestmark = needs_model
+
+
+def load_loopspec():
+    """Import the extension-less `loopspec` script as a module."""
+    path = os.path.join(HARNESS, "loopspec")
+    loader = importlib.machinery.SourceFileLoader("loopspec_tool", path)
+    spec = importlib.util.spec_from_loader("loopspec_tool", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+loopspec = load_loopspec()
+
+
+def case_text(lines, timeout=None, extra_header="", expect=None, program=None):
+    """A valid case file whose program logs `lines` (the fake's trace)."""
+    header = "---\ntitle: test case\nsource: harness tests\n"
+    if timeout:
+        header += "timeout: %s\n" % timeout
+    header += extra_header + "---\n"
+    body = program or ("async def main():\n" + "".join(
+        '    log("%s")\n' % l for l in lines))
+    expect = lines if expect is None else expect
+    return header + body + "\nexpect:\n" + "".join("    %s\n" % l for l in expect)
+
+
+def write(root, case_id, text):
+    path = root / "cases" / (case_id + ".case")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    """Register fake implementations; returns a function to add more."""
+    table = {}
+    requests_log = tmp_path / "requests.log"
+
+    def add(name, *options, profile="asyncio", feats=features.ALL):
+        argv = [PYTHON, FAKE, "--log", str(requests_log), "--profile", profile]
+        table[name] = impls.Impl(name, profile, argv + list(options), "a fake",
+                                 feats, runs=impls.PROFILES)
+        return table[name]
+
+    add("fake")
+    monkeypatch.setattr(impls, "registry", lambda: dict(table))
+    add.requests = requests_log
+    return add
+
+
+def run(capsys, *argv):
+    """loopspec's exit status and stdout."""
+    status = loopspec.main(list(argv))
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def results_of(path):
+    with open(path) as f:
+        doc = json.load(f)
+    return doc, {r["case"]: r for r in doc["results"]}
+
+
+# -- robustness ---------------------------------------------------------------------
+
+def test_bad_adapters_each_give_their_status_and_the_run_goes_on(tmp_path, fake, capsys):
+    ok = case_text(["a", "b"])
+    for case_id, text in [
+            ("r/a1-ok", ok),
+            ("r/b-hang", case_text(["a"], timeout=1)),
+            ("r/c-crash", ok),
+            ("r/d-exit", ok),
+            ("r/e-garbage", ok),
+            ("r/f-noeol", case_text(["a"], timeout=1)),
+            ("r/g-wrongcase", ok),
+            ("r/h-wrongid", ok),
+            ("r/i-error", ok),
+            ("r/j-reversed", ok),
+            ("r/z-ok", ok)]:
+        write(tmp_path, case_id, text)
+    out_json = tmp_path / "out" / "results.json"
+    status, out, err = run(capsys, "run", "--impl", "fake", "--expectations", "none",
+                           "--json", str(out_json), str(tmp_path / "cases"))
+    assert status == 1
+    doc, by_case = results_of(out_json)
+    got = {case: r["status"] for case, r in by_case.items()}
+    assert got == {
+        "r/a1-ok": "PASS", "r/b-hang": "TIMEOUT", "r/c-crash": "CRASH",
+        "r/d-exit": "CRASH", "r/e-garbage": "ERROR", "r/f-noeol": "TIMEOUT",
+        "r/g-wrongcase": "ERROR", "r/h-wrongid": "ERROR", "r/i-error": "ERROR",
+        "r/j-reversed": "FAIL", "r/z-ok": "PASS"}
+    assert "signal 9 (SIGKILL)" in by_case["r/c-crash"]["error"]
+    assert "status 3" in by_case["r/d-exit"]["error"]
+    assert "not a JSON object" in by_case["r/e-garbage"]["error"]
+    assert "some/other-case" in by_case["r/g-wrongcase"]["error"]
+    assert by_case["r/i-error"]["error"] == "it went wrong"
+    assert by_case["r/j-reversed"]["trace"] == ["b", "a"]
+    assert by_case["r/j-reversed"]["expected"] == ["a", "b"]
+    for r in doc["results"]:
+        assert set(r) >= {"case", "impl", "profile", "status", "trace", "expected",
+                          "duration_ms"}
+    assert by_case["r/b-hang"]["duration_ms"] < 5000
+    assert "2 passed, 9 failed, 0 skipped" == out.strip().splitlines()[-1]
+    assert "\r" not in err  # no progress line when stderr is not a terminal
+    assert not [p for p in os.listdir(out_json.parent) if p.endswith(".tmp")]
+
+
+def test_adapter_that_cannot_start_is_an_error_for_each_case(tmp_path, fake, capsys):
+    fake("broken", "--bad-ready")
+    write(tmp_path, "s/one", case_text(["a"]))
+    write(tmp_path, "s/two", case_text(["b"]))
+    status, out, _ = run(capsys, "run", "--impl", "broken", "--expectations", "none",
+                         "--json", str(tmp_path / "r.json"), str(tmp_path / "cases"))
+    assert status == 1
+    _, by_case = results_of(tmp_path / "r.json")
+    assert [r["status"] for r in by_case.values()] == ["ERROR", "ERROR"]
+    assert "did not start" in by_case["s/one"]["error"]
+
+
+def test_rejected_case_is_error_everywhere_and_never_sent(tmp_path, fake, capsys):
+    fake("other")
+    write(tmp_path, "m/bad", case_text(["a"]).replace("title: test case\n", ""))
+    write(tmp_path, "m/good", case_text(["a"]))
+    status, out, _ = run(capsys, "run", "--impl", "fake,other", "--expectations", "none",
+                         "--json", str(tmp_path / "r.json"), str(tmp_path / "cases"))
+    assert status == 1
+    doc, _ = results_of(tmp_path / "r.json")
+    bad = [r for r in doc["results"] if r["case"] == "m/bad"]
+    assert [r["status"] for r in bad] == ["ERROR", "ERROR"]
+    assert "title" in bad[0]["error"]
+    assert [c["case"] for c in doc["rejected"]] == ["m/bad"]
+    assert out.count("rejected by the model") == 1
+    assert "m/bad" not in fake.requests.read_text()
+
+
+def test_profiles_unsupported_and_flaky(tmp_path, fake, capsys):
+    fake("small", "--features", "contextvars", profile="asyncio")
+    write(tmp_path, "p/only-eager", case_text(["a"], extra_header="profiles: eager\n"))
+    write(tmp_path, "p/uses-call-soon", case_text([], program=(
+        'async def main():\n    call_soon(log, "x")\n    await sleep(0)\n'), expect=["x"]))
+    write(tmp_path, "p/flaky", case_text(["a", "b"]))
+    status, out, _ = run(capsys, "run", "--impl", "small", "--repeat", "2",
+                         "--expectations", "none", "--json", str(tmp_path / "r.json"),
+                         str(tmp_path / "cases"))
+    _, by_case = results_of(tmp_path / "r.json")
+    assert "p/only-eager" not in by_case  # skipped: not a result
+    assert by_case["p/uses-call-soon"]["status"] == "UNSUPPORTED"
+    assert by_case["p/uses-call-soon"]["missing"] == ["call_soon"]
+    assert by_case["p/flaky"]["status"] == "FLAKY"
+    assert by_case["p/flaky"]["traces"] == [["a", "b"], ["b", "a"]]
+    assert status == 1
+    assert out.strip().splitlines()[-1] == "0 passed, 1 failed, 2 skipped"
+
+
+def test_benchmarks_run_only_when_named(tmp_path, fake, capsys):
+    write(tmp_path, "bench/b", case_text(["a"], extra_header="bench: 10\n"))
+    write(tmp_path, "x/c", case_text(["a"]))
+    status, out, _ = run(capsys, "run", "--impl", "fake", "--expectations", "none",
+                         str(tmp_path / "cases"))
+    assert status == 0 and "bench/b" not in out and "x/c" in out
+    status, out, _ = run(capsys, "run", "--impl", "fake", "--expectations", "none",
+                         str(tmp_path / "cases" / "bench"))
+    assert status == 0 and "bench/b" in out
+
+
+# -- gating -------------------------------------------------------------------------
+
+def gating_cases(tmp_path):
+    write(tmp_path, "g/passes", case_text(["a", "b"]))
+    write(tmp_path, "g/reversed", case_text(["a", "b"]))
+
+
+def test_known_failure_passes_the_gate(tmp_path, fake, capsys):
+    gating_cases(tmp_path)
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "fake.txt").write_text("# comment\ng/reversed FAIL the fake reverses traces\n")
+    status, out, _ = run(capsys, "run", "--impl", "fake", "--expectations", str(exp),
+                         "--junit", str(tmp_path / "r.xml"), str(tmp_path / "cases"))
+    assert status == 0, out
+    assert "known: the fake reverses traces" in out
+    xml = ET.parse(tmp_path / "r.xml").getroot()
+    assert xml.get("failures") == "0" and xml.get("skipped") == "1"
+
+
+def test_unexpected_pass_and_unlisted_failure_fail_the_gate(tmp_path, fake, capsys):
+    gating_cases(tmp_path)
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "fake.txt").write_text("g/passes FAIL stale line\n")
+    status, out, _ = run(capsys, "run", "--impl", "fake", "--expectations", str(exp),
+                         "--junit", str(tmp_path / "r.xml"), str(tmp_path / "cases"))
+    assert status == 1
+    assert "2 results differ from the expectation files" in out
+    xml = ET.parse(tmp_path / "r.xml").getroot()
+    assert xml.get("failures") == "2"
+    kinds = [f.get("type") for f in xml.iter("failure")]
+    assert sorted(kinds) == ["FAIL", "UNEXPECTED-PASS"]
+
+
+def test_update_expectations_rewrites_and_keeps_reasons(tmp_path, fake, capsys):
+    gating_cases(tmp_path)
+    write(tmp_path, "g/error", case_text(["a"]))
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "fake.txt").write_text("g/passes FAIL stale\ng/reversed FAIL my reason\n"
+                                  "g/not-in-this-run ERROR kept\n")
+    status, _, _ = run(capsys, "run", "--impl", "fake", "--expectations", str(exp),
+                       "--update-expectations", str(tmp_path / "cases"))
+    assert status == 0
+    lines = [l for l in (exp / "fake.txt").read_text().splitlines() if not l.startswith("#")]
+    assert lines == ["g/error ERROR it went wrong", "g/not-in-this-run ERROR kept",
+                     "g/reversed FAIL my reason"]
+    assert run(capsys, "run", "--impl", "fake", "--expectations", str(exp),
+               str(tmp_path / "cases"))[0] == 0
+
+
+def test_expectation_alternatives_and_bad_files(tmp_path, fake, capsys):
+    gating_cases(tmp_path)
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "fake.txt").write_text("g/reversed PASS|FAIL varies\n")
+    assert run(capsys, "run", "--impl", "fake", "--expectations", str(exp),
+               str(tmp_path / "cases"))[0] == 0
+    (exp / "fake.txt").write_text("g/reversed BROKEN nope\n")
+    status, _, err = run(capsys, "run", "--impl", "fake", "--expectations", str(exp),
+                         str(tmp_path / "cases"))
+    assert status == 2 and "unknown status 'BROKEN'" in err
+
+
+# -- shards and merge ---------------------------------------------------------------
+
+def test_shards_partition_and_merge_joins_them(tmp_path, fake, capsys):
+    for n in range(7):
+        write(tmp_path, "s/case%d" % n, case_text(["a%d" % n]))
+    write(tmp_path, "s/reversed", case_text(["a", "b"]))
+    files = []
+    for k in (1, 2, 3):
+        path = tmp_path / ("shard%d.json" % k)
+        run(capsys, "run", "--impl", "fake", "--shard", "%d/3" % k, "--expectations", "none",
+            "--json", str(path), str(tmp_path / "cases"))
+        files.append(str(path))
+    shards = [set(results_of(f)[1]) for f in files]
+    assert all(shards) and not (shards[0] & shards[1] or shards[1] & shards[2]
+                                or shards[0] & shards[2])
+    assert len(shards[0] | shards[1] | shards[2]) == 8
+    merged = tmp_path / "merged.json"
+    status, out, _ = run(capsys, "merge", "--expectations", "none", "--json", str(merged),
+                         "--junit", str(tmp_path / "merged.xml"), *files)
+    assert status == 1  # s/reversed fails and is in no expectation file
+    doc, by_case = results_of(merged)
+    assert len(by_case) == 8 and by_case["s/reversed"]["status"] == "FAIL"
+    assert out.strip().splitlines()[-1] == "7 passed, 1 failed, 0 skipped"
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "fake.txt").write_text("s/reversed FAIL reversed\n")
+    assert run(capsys, "merge", "--expectations", str(exp), *files)[0] == 0
+
+
+# -- diff ---------------------------------------------------------------------------
+
+def test_diff_shows_both_traces_and_the_distance(tmp_path, fake, capsys):
+    path = write(tmp_path, "d/reversed", case_text(["a", "b", "c"]))
+    status, out, _ = run(capsys, "diff", "--impl", "fake", path)
+    assert status == 1
+    assert "== d/reversed on fake [asyncio]: FAIL" in out
+    assert "expected 'a', got 'c'" in out
+    assert "Kendall tau 3 (3 of 3 pairs" in out
+    rows = [l for l in out.splitlines() if "|" in l]
+    assert "a" in rows[1] and rows[1].rstrip().endswith("c")
+    path = write(tmp_path, "d/fine", case_text(["a"]))
+    assert run(capsys, "diff", "--impl", "fake", path)[0] == 0
+
+
+def test_kendall_tau():
+    assert diff.kendall(["a", "b", "c"], ["a", "b", "c"])[:3] == (0, 3, 0.0)
+    assert diff.kendall(["a", "b", "c"], ["c", "b", "a"])[:3] == (3, 3, 1.0)
+    assert diff.kendall(["a", "b", "c", "d"], ["b", "a", "x", "d"]) == (1, 3, 1 / 3, 1, 1)
+    # repeated lines are told apart by occurrence
+    assert diff.kendall(["t", "x", "t"], ["x", "t", "t"])[:2] == (1, 3)
+    # an unordered group follows the actual order
+    assert diff.kendall(["s", {"unordered": ["a", "b"]}, "e"], ["s", "b", "a", "e"])[0] == 0
+
+
+# -- arguments ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["frobnicate"],
+    ["run", "--impl", "no-such-loop"],
+    ["run", "--impl", ""],
+    ["run", "--shard", "3/2"],
+    ["run", "--shard", "x"],
+    ["run", "--repeat", "0"],
+    ["run", "--jobs", "many"],
+    ["run", "--timeout-multiplier", "-1"],
+    ["run", "--profile", "trio"],
+    ["run", "--bogus"],
+    ["run", "--expectations", "/nonexistent-dir"],
+    ["run", "/nonexistent.case"],
+    ["diff", "some/case"],
+    ["diff", "--impl", "fake", "no/such-case"],
+    ["diff", "--impl", "fake,model", "x"],
+    ["merge"],
+    ["merge", "/nonexistent.json"],
+])
+def test_bad_arguments_exit_2(argv, fake, capsys):
+    status, out, err = run(capsys, *argv)
+    assert status == 2, (argv, out, err)
+    assert err.startswith("loopspec: ") and out == ""
+
+
+def test_merge_rejects_a_file_that_is_not_results(tmp_path, fake, capsys):
+    bogus = tmp_path / "x.json"
+    bogus.write_text('{"something": 1}')
+    status, _, err = run(capsys, "merge", str(bogus))
+    assert status == 2 and "not a loopspec results file" in err
+
+
+def test_help_and_list(capsys):
+    status, out, _ = run(capsys, "--help")
+    assert status == 0 and "loopspec run" in out and "Kendall tau" in out
+    status, out, _ = run(capsys, "list")
+    assert status == 0
+    for name in ("model", "cpython-3.11", "cpython-3.11-pure", "uvloop", "pypy-3.9",
+                 "cpython-3.14", "cpython-3.14-eager", "pyodide-webloop", "micropython"):
+        assert "\n" + name + " " in out
+
+
+def test_all_is_the_nine_implementations():
+    assert impls.conformance_ids() == [
+        "model", "cpython-3.11", "cpython-3.11-pure", "uvloop", "pypy-3.9",
+        "cpython-3.14", "cpython-3.14-eager", "pyodide-webloop", "micropython"]
+
+
+# -- pieces -------------------------------------------------------------------------
+
+def test_features_used_by_a_program():
+    ast = {"kind": "module", "body": [
+        {"kind": "def", "name": "Future", "params": [], "body": {"kind": "block", "body": []}},
+        {"kind": "def", "name": "main", "params": [{"kind": "param", "name": "gather"}],
+         "body": {"kind": "block", "body": [
+             {"kind": "expr_stmt", "value": {"kind": "call", "func": {
+                 "kind": "name", "name": "call_soon"}, "args": [
+                 {"kind": "name", "name": "Future"}, {"kind": "name", "name": "gather"}]}},
+             {"kind": "expr_stmt", "value": {"kind": "call", "func": {
+                 "kind": "attr", "name": "uncancel", "object": {"kind": "name", "name": "t"}},
+                 "args": []}},
+             {"kind": "expr_stmt", "value": {"kind": "call", "func": {
+                 "kind": "attr", "name": "append", "object": {"kind": "name", "name": "xs"}},
+                 "args": [{"kind": "name", "name": "ContextVar"}]}}]}}]}
+    assert features.used_by_program(ast) == ["contextvars", "call_soon", ".uncancel"]
+
+
+def test_expectation_judge():
+    e = expectations.Expectation("c", ["FAIL"], "r")
+    assert expectations.judge({"status": "FAIL"}, e)
+    assert not expectations.judge({"status": "PASS"}, e)
+    assert expectations.judge({"status": "UNSUPPORTED"}, None)
+    assert not expectations.judge({"status": "TIMEOUT"}, None)
+
+
+# -- the real model through its adapter ----------------------------------------------
+
+def test_model_adapter_runs_cases_and_reports_exit_3(tmp_path, capsys):
+    write(tmp_path, "m/first", case_text([], program=(
+        'async def p(word):\n    log(word)\n\nasync def main():\n'
+        '    t = create_task(p("task"))\n    await p("await")\n    await t\n'),
+        expect=["await", "task"]))
+    write(tmp_path, "m/forever", case_text([], program=(
+        'async def main():\n    log("x")\n    await Future()\n'), expect=["x"]))
+    status, out, _ = run(capsys, "run", "--impl", "model", "--expectations", "none",
+                         "--json", str(tmp_path / "r.json"), str(tmp_path / "cases"))
+    assert status == 1
+    _, by_case = results_of(tmp_path / "r.json")
+    assert by_case["m/first"]["status"] == "PASS"
+    assert by_case["m/forever"]["status"] == "ERROR"
+    assert "forever" in by_case["m/forever"]["error"] or "wait" in by_case["m/forever"]["error"]
+    status, out, _ = run(capsys, "run", "--impl", "model", "--profile", "eager",
+                         "--expectations", "none", str(tmp_path / "cases" / "m" / "first.case"))
+    assert status == 1 and "first divergence: line 1: expected 'await', got 'task'" in out

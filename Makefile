@@ -82,5 +82,16 @@ bench-model: deps
 	@$(MAKE) --no-print-directory model
 	@$(PYTHON) tools/bench_model.py
 
+# The suite on every implementation installed here (harness/loopspec): JSON,
+# JUnit and the matrix under results/; fails when a result differs from
+# results/expectations/.
+.PHONY: conformance
+conformance: deps
+	@$(MAKE) --no-print-directory model
+	@mkdir -p results
+	@status=0; $(PYTHON) harness/loopspec run --impl all --json results/conformance.json \
+	    --junit results/conformance.xml cases > results/conformance.txt || status=$$?; \
+	cat results/conformance.txt; exit $$status
+
 clean:
 	rm -rf model/build $(MODEL)

@@ -215,6 +215,8 @@ class AdapterProcess:
     def _readline(self, deadline):
         """One line from stdout by `deadline`; raise AdapterFailure."""
         while b"\n" not in self._buf:
+            if self.proc is None or self._sel is None:
+                raise AdapterFailure("crash", "the adapter was stopped")
             remaining = max(0.0, deadline - time.monotonic())
             events = self._sel.select(remaining)
             if not events:

@@ -200,6 +200,8 @@ class Run:
         self.ready = {}     # impl id -> ready line (or {"error": ...})
         self._lock = threading.Lock()
         self._done = 0
+        self._workers = []
+        self._aborted = False
         self.total = 0
 
     def profile_of(self, impl):
@@ -239,24 +241,64 @@ class Run:
                    for _ in range(min(self.jobs, len(items)))]
         for t in threads:
             t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)  # wake up for KeyboardInterrupt
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)  # wake up for KeyboardInterrupt
+        except KeyboardInterrupt:
+            self.abort()
+            raise
         order = {impl.name: k for k, impl in enumerate(self.impls)}
         self.results.sort(key=lambda r: (r["case"], order.get(r["impl"], 0)))
         return self.results
 
+    def abort(self):
+        """Kill every adapter now (the adapters run in process groups of their
+        own, so an interrupt on the terminal does not reach them)."""
+        self._aborted = True
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.adapter.kill()
+
+    def feature_mismatches(self):
+        """Lines for implementations whose ready line lists other features
+        than their registry entry."""
+        out = []
+        for impl in self.impls:
+            ready = self.ready.get(impl.name) or {}
+            listed = ready.get("features")
+            if not isinstance(listed, list) or "*" in listed:
+                continue
+            extra = sorted(set(listed) - set(impl.features))
+            missing = sorted(set(impl.features) - set(listed))
+            if extra or missing:
+                parts = (["also has " + ", ".join(extra)] if extra else []) + (
+                    ["lacks " + ", ".join(missing)] if missing else [])
+                out.append("%s: its ready line differs from its registry entry: it %s "
+                           "(the ready line counts)" % (impl.name, "; it ".join(parts)))
+        return out
+
     def _worker(self, work):
-        while True:
+        while not self._aborted:
             try:
                 impl, todo = work.get_nowait()
             except queue.Empty:
                 return
             worker = Worker(impl, self.profile_of(impl), self.repeat, self.multiplier,
                             self.startup_timeout)
+            with self._lock:
+                self._workers.append(worker)
             try:
                 for case in todo:
-                    result = worker.run(case)
+                    if self._aborted:
+                        return
+                    try:
+                        result = worker.run(case)
+                    except Exception:
+                        if self._aborted:  # the adapter was killed under us
+                            return
+                        raise
                     with self._lock:
                         if worker.adapter.ready and impl.name not in self.ready:
                             self.ready[impl.name] = worker.adapter.ready

@@ -121,9 +121,10 @@ def default_reason(result):
 def update(directory, impl, profile, results):
     """Rewrite `<directory>/<impl>.txt` from this run's results of `impl`.
 
-    Cases that ran get a line if their status is not PASS or UNSUPPORTED
-    (keeping the reason of an existing line with the same status); cases
-    that did not run keep their lines.  Returns the path written.
+    A line that still holds is kept as it is (its reason too).  Otherwise a
+    case that ran gets a new line if its status is not PASS or UNSUPPORTED,
+    and loses its line if it is.  Cases that did not run keep their lines.
+    Returns the path written.
     """
     existing = read(directory, impl)
     lines = dict(existing)
@@ -132,10 +133,10 @@ def update(directory, impl, profile, results):
             continue
         case = result["case"]
         old = existing.get(case)
+        if old is not None and judge(result, old):
+            continue  # the line still holds (PASS|FAIL lines survive a pass)
         if result["status"] in ("PASS", "UNSUPPORTED"):
             lines.pop(case, None)
-        elif old is not None and result["status"] in old.statuses:
-            continue
         else:
             lines[case] = Expectation(case, [result["status"]], default_reason(result))
     os.makedirs(directory, exist_ok=True)

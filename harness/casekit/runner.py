@@ -174,7 +174,13 @@ def combine(runs):
         len(runs), len(outcomes), ", ".join("%s x%d" % kv for kv in counts.items()))
     result["traces"] = [list(key[1]) for key in outcomes]
     result["statuses"] = [r["status"] for r in runs]
+    errors = []
+    for r in runs:
+        if r.get("error") and r["error"] not in errors:
+            errors.append(r["error"])
     result.pop("error", None)
+    if errors:
+        result["errors"] = errors[:5]
     return result
 
 

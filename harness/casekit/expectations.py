@@ -91,10 +91,13 @@ def judge(result, expectation):
     return result["status"] in expectation.statuses
 
 
-def annotate(results, directory):
+def annotate(results, directory, claimed=None):
     """Mark each result with `expectation` and `unexpected`; return the
     number of unexpected results.  `directory` None means no files: every
-    result other than PASS and UNSUPPORTED is unexpected."""
+    result other than PASS and UNSUPPORTED is unexpected.  `claimed` maps
+    implementation ids to the profile they claim: the files record that
+    profile, so a result run under another one (`--profile`) is judged
+    without them."""
     cache = {}
     unexpected = 0
     for result in results:
@@ -102,6 +105,8 @@ def annotate(results, directory):
         if directory is not None and impl not in cache:
             cache[impl] = read(directory, impl)
         expectation = cache.get(impl, {}).get(result["case"])
+        if claimed and claimed.get(impl) not in (None, result.get("profile")):
+            expectation = None
         result.pop("expectation", None)
         if expectation is not None:
             result["expectation"] = {"status": expectation.status,

@@ -4,7 +4,8 @@ import datetime
 import json
 import xml.etree.ElementTree as ET
 
-from . import diff as difflib_
+from . import cases as caselib
+from . import diff as tracediff
 from .expectations import write_atomic
 
 CELL = {"PASS": "ok", "FAIL": "FAIL", "UNSUPPORTED": "unsup", "TIMEOUT": "TIMEOUT",
@@ -118,19 +119,29 @@ def describe(result, case=None, full=False):
     out = [head]
     if result.get("error"):
         out.append("    " + " ".join(str(result["error"]).split())[:500])
-    if result["status"] in ("FAIL", "FLAKY") and result.get("expected") is not None:
+    if result["status"] == "FLAKY":
+        out.append("    " + result.get("why", ""))
+        for k, trace in enumerate(result.get("traces") or []):
+            ok = "" if result.get("expected") is None else (
+                " (matches)" if _matches(result["expected"], trace) else " (differs)")
+            out.append("    trace %d%s: %s" % (k + 1, ok, " | ".join(trace) or "(none)"))
+        for error in result.get("errors") or []:
+            out.append("    error: " + " ".join(str(error).split())[:300])
+    elif result["status"] == "FAIL" and result.get("expected") is not None:
         if full:
-            out.extend("  " + l for l in difflib_.side_by_side(
+            out.extend("  " + l for l in tracediff.side_by_side(
                 result["expected"], result.get("trace", []), "expected", result["impl"]))
-            out.extend("    " + l for l in difflib_.summary(result["expected"],
+            out.extend("    " + l for l in tracediff.summary(result["expected"],
                                                             result.get("trace", [])))
         elif result.get("why"):
             out.append("    " + result["why"])
-    if result["status"] == "FLAKY" and result.get("why"):
-        out.append("    " + result["why"])
-    if result["status"] == "UNSUPPORTED" and result.get("why"):
+    elif result["status"] == "UNSUPPORTED" and result.get("why"):
         out.append("    " + result["why"])
     return out
+
+
+def _matches(expected, trace):
+    return caselib.match(expected, trace)[0]
 
 
 # -- files -------------------------------------------------------------------------

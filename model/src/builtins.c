@@ -469,6 +469,10 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
 /* ---- methods ---- */
 
 static int no_method(ls_vm *vm, int id, ls_value self) {
+    if (id == LS_M_AENTER || id == LS_M_AEXIT)
+        return ls_vm_raise(vm, LS_E_TYPE,
+                           "'%s' object does not support the asynchronous context manager protocol",
+                           ls_type_name(self));
     return ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'", ls_type_name(self),
                        ls_method_names[id]);
 }

@@ -409,6 +409,10 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
         if (nargs > 0 && ls_is(args[0], LS_O_RECORD)) {
             ls_record *r = (ls_record *)args[0].u.o;
             int pi = record_method(vm, r, (int)callee.aux);
+            if (pi < 0 && (callee.aux == LS_M_AENTER || callee.aux == LS_M_AEXIT))
+                return ls_vm_raise(vm, LS_E_TYPE,
+                                   "'%s' object does not support the asynchronous context manager protocol",
+                                   r->clsname);
             if (pi < 0)
                 return ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'",
                                    r->clsname, ls_method_names[callee.aux]);

@@ -491,27 +491,21 @@ static ls_node *not_test(parser *p) {
     return comparison(p);
 }
 
-static ls_node *and_test(parser *p) {
-    ls_node *l = not_test(p);
-    while (l && at(p, LS_TK_AND)) {
-        ls_node *n = node(p, LS_N_AND, next(p));
+/* sub (OP sub)*, left-associative, for `and` and `or`. */
+static ls_node *bool_chain(parser *p, ls_tok_kind op, ls_node_kind kind, ls_node *(*sub)(parser *)) {
+    ls_node *l = sub(p);
+    while (l && at(p, op)) {
+        ls_node *n = node(p, kind, next(p));
         n->k[0] = l;
-        if (!(n->k[1] = not_test(p))) return NULL;
+        if (!(n->k[1] = sub(p))) return NULL;
         l = n;
     }
     return l;
 }
 
-static ls_node *or_test(parser *p) {
-    ls_node *l = and_test(p);
-    while (l && at(p, LS_TK_OR)) {
-        ls_node *n = node(p, LS_N_OR, next(p));
-        n->k[0] = l;
-        if (!(n->k[1] = and_test(p))) return NULL;
-        l = n;
-    }
-    return l;
-}
+static ls_node *and_test(parser *p) { return bool_chain(p, LS_TK_AND, LS_N_AND, not_test); }
+
+static ls_node *or_test(parser *p) { return bool_chain(p, LS_TK_OR, LS_N_OR, and_test); }
 
 static ls_node *test(parser *p) {
     ls_token *t = peek(p);

@@ -461,6 +461,19 @@ static bool budget_exhausted(ls_vm *vm, ls_frame *f, uint32_t pc) {
     return true;
 }
 
+/* Marks f finished and unlinks it from its caller: returns the caller to
+ * resume, or NULL when f was its chain's base. */
+static ls_frame *frame_finish(ls_frame *f) {
+    ls_frame *c = f->caller;
+    f->state = LS_FRAME_DONE;
+    f->caller = NULL;
+    if (c) {
+        c->callee = NULL;
+        c->state = LS_FRAME_RUNNING;
+    }
+    return c;
+}
+
 /* ---- the interpreter ---- */
 
 ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
@@ -1023,17 +1036,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         }
         OP(RETURN) {
             v = POP();
-            ls_frame *c = f->caller;
-            f->state = LS_FRAME_DONE;
-            f->caller = NULL;
+            ls_frame *c = frame_finish(f);
             if (!c) {
                 *out = v;
                 vm->depth--;
                 return LS_EXEC_RETURN;
             }
-            c->callee = NULL;
             f = c;
-            f->state = LS_FRAME_RUNNING;
             LOAD();
             PUSH(v);
             break;
@@ -1104,17 +1113,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 pc = b.handler;
                 break;
             }
-            ls_frame *c = f->caller;
-            f->state = LS_FRAME_DONE;
-            f->caller = NULL;
+            ls_frame *c = frame_finish(f);
             if (!c) {
                 *out = ls_obj_val(exc);
                 vm->depth--;
                 return LS_EXEC_RAISE;
             }
-            c->callee = NULL;
             f = c;
-            f->state = LS_FRAME_RUNNING;
             LOAD();
         }
         continue;

@@ -117,12 +117,16 @@ class Impl:
         return self.name
 
     def unavailable(self):
-        """Why this implementation cannot start here (with what to install), or None."""
-        for check in self.needs:
-            problem = check()
-            if problem:
-                return problem
-        return None
+        """Why this implementation cannot start here (with what to install), or None.
+
+        Checked once per Impl object (`registry()` makes new ones)."""
+        if not hasattr(self, "_problem"):
+            self._problem = None
+            for check in self.needs:
+                self._problem = check()
+                if self._problem:
+                    break
+        return self._problem
 
     def lacks(self):
         """The features of the full set this implementation does not have."""

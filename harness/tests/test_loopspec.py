@@ -409,3 +409,20 @@ def test_model_adapter_runs_cases_and_reports_exit_3(tmp_path, capsys):
     status, out, _ = run(capsys, "run", "--impl", "model", "--profile", "eager",
                          "--expectations", "none", str(tmp_path / "cases" / "m" / "first.case"))
     assert status == 1 and "first divergence: line 1: expected 'await', got 'task'" in out
+
+
+def test_missing_implementation_is_skipped_by_all_and_refused_by_name(tmp_path, fake, capsys):
+    missing = fake("missing")
+    missing.needs = (lambda: "/opt/nowhere is missing: install the nowhere package",)
+    write(tmp_path, "u/one", case_text(["a"]))
+    status, out, err = run(capsys, "run", "--impl", "all", "--expectations", "none",
+                           "--json", str(tmp_path / "r.json"), str(tmp_path / "cases"))
+    assert status == 0
+    assert "skipping missing, not available here: /opt/nowhere is missing" in err
+    doc, _ = results_of(tmp_path / "r.json")
+    assert {r["impl"] for r in doc["results"]} == {"fake"}
+    assert "missing" in doc["unavailable"]
+    status, _, err = run(capsys, "run", "--impl", "missing", str(tmp_path / "cases"))
+    assert status == 2 and "install the nowhere package" in err
+    status, out, _ = run(capsys, "list")
+    assert status == 0 and "missing: /opt/nowhere is missing" in out

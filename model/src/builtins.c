@@ -5,6 +5,7 @@
 #include "ctx.h"
 #include "loop.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,17 +164,31 @@ static int items(ls_vm *vm, ls_value v, ls_list **out) {
 }
 
 static int lt(ls_vm *vm, ls_value a, ls_value b, bool *r) {
-    if (is_num(a) && is_num(b)) {
-        *r = num(a) < num(b);
-        if (is_int(a) && is_int(b)) *r = a.u.i < b.u.i;
-        return 0;
+    int c;
+    if (ls_order(vm, "<", a, b, &c) < 0) return -1;
+    *r = c < 0;
+    return 0;
+}
+
+/* int(str) as PyLong_FromString: surrounding whitespace, a sign, digits
+ * with single underscores between them. */
+static bool parse_int(const char *s, int64_t *out) {
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r')) s++;
+    bool neg = false;
+    if (*s == '+' || *s == '-') neg = *s++ == '-';
+    if (*s < '0' || *s > '9') return false;
+    uint64_t v = 0;
+    while ((*s >= '0' && *s <= '9') || (*s == '_' && s[1] >= '0' && s[1] <= '9')) {
+        if (*s != '_') {
+            if (v > (UINT64_MAX - 9) / 10) return false;
+            v = v * 10 + (uint64_t)(*s - '0');
+        }
+        s++;
     }
-    if (ls_is(a, LS_O_STR) && ls_is(b, LS_O_STR)) {
-        *r = strcmp(((ls_str *)a.u.o)->s, ((ls_str *)b.u.o)->s) < 0;
-        return 0;
-    }
-    return ls_vm_raise(vm, LS_E_TYPE, "'<' not supported between instances of '%s' and '%s'",
-                       ls_type_name(a), ls_type_name(b));
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r')) s++;
+    if (*s || v > (uint64_t)INT64_MAX) return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
 }
 
 /* ---- builtins ---- */
@@ -211,17 +226,24 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         if (kw_done(vm, &k, name) < 0) return -1;
         return ls_ensure_future(vm, args[0], out);
     case LS_B_SLEEP: {
+        ls_value delay = nargs > 0 ? args[0] : ls_unbound();
         ls_value result = nargs > 1 ? args[1] : ls_none();
+        if (kw(&k, "delay", &v)) {
+            if (nargs > 0) return ls_vm_raise(vm, LS_E_TYPE, "sleep() got multiple values for argument 'delay'");
+            delay = v;
+        }
         if (kw(&k, "result", &v)) {
             if (nargs > 1) return ls_vm_raise(vm, LS_E_TYPE, "sleep() got multiple values for argument 'result'");
             result = v;
         }
         if (kw_done(vm, &k, name) < 0) return -1;
-        if (!is_num(args[0]))
+        if (delay.tag == LS_V_UNBOUND)
+            return ls_vm_raise(vm, LS_E_TYPE, "sleep() missing 1 required positional argument: 'delay'");
+        if (!is_num(delay))
             return ls_vm_raise(vm, LS_E_TYPE, "'<=' not supported between instances of '%s' and 'int'",
-                               ls_type_name(args[0]));
+                               ls_type_name(delay));
         ls_sleep *s = ls_alloc(vm, LS_O_SLEEP, sizeof *s);
-        s->delay = num(args[0]);
+        s->delay = num(delay);
         s->result = result;
         *out = ls_obj_val(s);
         return 0;
@@ -361,8 +383,11 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         ls_list *src;
         if (items(vm, args[0], &src) < 0) return -1;
         int64_t si = 0;
-        double sf = 0;
+        double sf = 0, comp = 0;
         bool fl = false;
+        /* 3.12+ adds floats with Neumaier's compensated summation; 3.11
+         * adds them plainly. */
+        bool neumaier = vm->profile != LS_PROF_PY311;
         for (int i = 0; i < src->n; i++) {
             ls_value x = src->v[i];
             if (!is_num(x))
@@ -371,18 +396,27 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
             if (x.tag == LS_V_FLOAT || fl) {
                 if (!fl) sf = (double)si;
                 fl = true;
-                sf += num(x);
-            } else {
-                si += x.u.i;
+                double y = num(x);
+                if (neumaier) {
+                    double t = sf + y;
+                    if (fabs(sf) >= fabs(y)) comp += (sf - t) + y;
+                    else comp += (y - t) + sf;
+                    sf = t;
+                } else {
+                    sf += y;
+                }
+            } else if (__builtin_add_overflow(si, x.u.i, &si)) {
+                return ls_vm_raise(vm, LS_E_OVERFLOW, "integer overflow: the model's ints are 64-bit");
             }
         }
+        if (fl && neumaier && comp != 0 && isfinite(comp)) sf += comp;
         *out = fl ? ls_float(sf) : ls_int(si);
         return 0;
     }
     case LS_B_ABS:
         if (kw_done(vm, &k, name) < 0) return -1;
         if (is_int(args[0])) *out = ls_int(args[0].u.i < 0 ? -args[0].u.i : args[0].u.i);
-        else if (args[0].tag == LS_V_FLOAT) *out = ls_float(args[0].u.f < 0 ? -args[0].u.f : args[0].u.f);
+        else if (args[0].tag == LS_V_FLOAT) *out = ls_float(fabs(args[0].u.f));
         else return ls_vm_raise(vm, LS_E_TYPE, "bad operand type for abs(): '%s'", ls_type_name(args[0]));
         return 0;
     case LS_B_INT:
@@ -392,11 +426,9 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         if (is_int(v)) *out = ls_int(v.u.i);
         else if (v.tag == LS_V_FLOAT) *out = ls_int((int64_t)v.u.f);
         else if (ls_is(v, LS_O_STR)) {
-            char *end;
+            int64_t x;
             const char *s = ((ls_str *)v.u.o)->s;
-            long long x = strtoll(s, &end, 10);
-            while (*end == ' ') end++;
-            if (!*s || *end)
+            if (!parse_int(s, &x))
                 return ls_vm_raise(vm, LS_E_VALUE, "invalid literal for int() with base 10: '%s'", s);
             *out = ls_int(x);
         } else {

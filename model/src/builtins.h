@@ -12,7 +12,7 @@
     X(LOG, "log", 0, -1)                                                       \
     X(CREATE_TASK, "create_task", 1, 1)                                        \
     X(ENSURE_FUTURE, "ensure_future", 1, 1)                                    \
-    X(SLEEP, "sleep", 1, 2)                                                    \
+    X(SLEEP, "sleep", 0, 2)                                                    \
     X(SUSPEND, "suspend", 0, 0)                                                \
     X(CALL_SOON, "call_soon", 1, -1)                                           \
     X(CALL_LATER, "call_later", 2, -1)                                         \

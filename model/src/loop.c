@@ -251,7 +251,9 @@ bool ls_future_cancel(ls_vm *vm, ls_future *f, ls_value msg) {
 /* _make_cancelled_error: the CancelledError a task caught is handed out
  * once; later calls build a new one from the cancel message. */
 ls_exc *ls_future_cancelled_error(ls_vm *vm, ls_future *f) {
-    if (f->exc) {
+    /* A cancelled future's `exc` is its _cancelled_exc; a finished one's
+     * is its exception, which this must leave alone. */
+    if (f->state == LS_FUT_CANCELLED && f->exc) {
         ls_exc *e = (ls_exc *)f->exc;
         f->exc = NULL;
         return e;
@@ -477,7 +479,10 @@ static int gather_done(ls_vm *vm, ls_gather *g, ls_future *fut) {
         }
     }
     if (g->cancel_requested) {
-        ls_exc *e = ls_future_cancelled_error(vm, fut);
+        /* CPython's `fut` here is the loop variable above: the last
+         * child listed, not the one that finished last. */
+        ls_future *last = (ls_future *)ch->v[ch->n - 1].u.o;
+        ls_exc *e = ls_future_cancelled_error(vm, last);
         return ls_future_set_exception(vm, &g->f, ls_obj_val(e));
     }
     return ls_future_set_result(vm, &g->f, ls_obj_val(res));

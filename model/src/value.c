@@ -131,6 +131,12 @@ const char *ls_type_name(ls_value v) {
     }
 }
 
+int64_t ls_range_len(const ls_range *r) {
+    int64_t n = r->step > 0 ? (r->stop - r->start + r->step - 1) / r->step
+                            : (r->start - r->stop - r->step - 1) / -r->step;
+    return n < 0 ? 0 : n;
+}
+
 bool ls_truthy(ls_value v) {
     switch (v.tag) {
     case LS_V_NONE: case LS_V_UNBOUND: return false;
@@ -188,8 +194,13 @@ bool ls_equal(ls_value a, ls_value b) {
             return ((ls_bound *)x)->method == ((ls_bound *)y)->method &&
                    ls_identical(((ls_bound *)x)->self, ((ls_bound *)y)->self);
         if (x->kind == LS_O_RANGE && y->kind == LS_O_RANGE) {
+            /* range_equals: the same elements (length, first, step) */
             ls_range *r = (ls_range *)x, *s = (ls_range *)y;
-            return r->start == s->start && r->stop == s->stop && r->step == s->step;
+            int64_t nr = ls_range_len(r), ns = ls_range_len(s);
+            if (nr != ns) return false;
+            if (nr == 0) return true;
+            if (r->start != s->start) return false;
+            return nr == 1 || r->step == s->step;
         }
         return false;
     }
@@ -307,7 +318,8 @@ static void str_of(ls_buf *b, ls_value v, bool repr, int depth) {
             str_of(b, args->v[0], false, depth + 1);
             ls_buf_printf(b, " (%d sub-exception%s)", n, n == 1 ? "" : "s");
         } else if (args->n == 1) {
-            str_of(b, args->v[0], false, depth + 1);
+            /* KeyError_str: a lone argument shows as its repr */
+            str_of(b, args->v[0], e->type == LS_E_KEY, depth + 1);
         } else if (args->n > 1) {
             seq_repr(b, args, true, depth);
         }

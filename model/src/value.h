@@ -288,6 +288,7 @@ const char *ls_exc_name(uint32_t type);
 bool ls_exc_subclass(uint32_t type, uint32_t parent);
 const char *ls_type_name(ls_value v);
 bool ls_truthy(ls_value v);
+int64_t ls_range_len(const ls_range *r);
 bool ls_equal(ls_value a, ls_value b);
 bool ls_identical(ls_value a, ls_value b);
 /* Appends Python's str(v) or repr(v). */

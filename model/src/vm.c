@@ -192,7 +192,11 @@ static int binop(ls_vm *vm, int op, ls_value a, ls_value b, ls_value *out) {
         default:
             if (y == 0) return ls_vm_raise(vm, LS_E_ZERO_DIV, "float modulo");
             r = fmod(x, y);
-            if (r != 0 && ((r < 0) != (y < 0))) r += y;
+            if (r != 0) {
+                if ((r < 0) != (y < 0)) r += y;
+            } else {
+                r = copysign(0.0, y);   /* float_rem: the divisor's sign */
+            }
             break;
         }
         *out = ls_float(r);
@@ -214,7 +218,7 @@ overflow:
 }
 
 /* <0, 0, >0 into *r; -1 if the values do not order. */
-static int order(ls_vm *vm, const char *sym, ls_value a, ls_value b, int *r) {
+int ls_order(ls_vm *vm, const char *sym, ls_value a, ls_value b, int *r) {
     if (isnum(a) && isnum(b)) {
         if (a.tag != LS_V_FLOAT && b.tag != LS_V_FLOAT) *r = (a.u.i > b.u.i) - (a.u.i < b.u.i);
         else *r = (fnum(a) > fnum(b)) - (fnum(a) < fnum(b));
@@ -232,7 +236,7 @@ static int order(ls_vm *vm, const char *sym, ls_value a, ls_value b, int *r) {
         ls_list *x = (ls_list *)a.u.o, *y = (ls_list *)b.u.o;
         for (int i = 0; i < x->n && i < y->n; i++) {
             if (ls_equal(x->v[i], y->v[i])) continue;
-            return order(vm, sym, x->v[i], y->v[i], r);
+            return ls_order(vm, sym, x->v[i], y->v[i], r);
         }
         *r = (x->n > y->n) - (x->n < y->n);
         return 0;
@@ -282,7 +286,7 @@ static int compare(ls_vm *vm, int op, ls_value a, ls_value b, ls_value *out) {
         break;
     default: {
         const char *sym = op == LS_TK_LT ? "<" : op == LS_TK_LE ? "<=" : op == LS_TK_GT ? ">" : ">=";
-        if (order(vm, sym, a, b, &c) < 0) return -1;
+        if (ls_order(vm, sym, a, b, &c) < 0) return -1;
         r = op == LS_TK_LT ? c < 0 : op == LS_TK_LE ? c <= 0 : op == LS_TK_GT ? c > 0 : c >= 0;
     }
     }
@@ -622,12 +626,29 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 NEXT();
             if (arg & LS_BINARY_INPLACE) {
                 arg &= ~LS_BINARY_INPLACE;
-                if (arg == LS_TK_PLUS && ls_is(v, LS_O_LIST)) {
+                if (arg == LS_TK_PLUS && ls_is(v, LS_O_LIST)) {   /* list.__iadd__ */
                     ls_list *src = as_list(vm, w);
                     if (!src) goto failed;
                     ls_list *dst = (ls_list *)v.u.o;
                     int n = src->n;
                     for (int i = 0; i < n; i++) ls_list_push(dst, src->v[i]);
+                    break;
+                }
+                if (arg == LS_TK_STAR && ls_is(v, LS_O_LIST) &&
+                    (w.tag == LS_V_INT || w.tag == LS_V_BOOL)) {   /* list.__imul__ */
+                    ls_list *dst = (ls_list *)v.u.o;
+                    int n = dst->n;
+                    int64_t k = w.u.i;
+                    if (k <= 0) {
+                        dst->n = 0;
+                        break;
+                    }
+                    if (n && k > (1 << 24) / n) {
+                        ls_vm_raise(vm, LS_E_OVERFLOW, "repeated list is too long");
+                        goto failed;
+                    }
+                    for (int64_t r = 1; r < k; r++)
+                        for (int i = 0; i < n; i++) ls_list_push(dst, dst->v[i]);
                     break;
                 }
             }
@@ -947,7 +968,12 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             if (ls_is(v, LS_O_FRAME)) {
                 nf = (ls_frame *)v.u.o;
                 if (nf->state != LS_FRAME_CREATED) {
-                    ls_vm_raise(vm, LS_E_RUNTIME, "cannot reuse already awaited coroutine");
+                    if (nf->state == LS_FRAME_RUNNING)
+                        ls_vm_raise(vm, LS_E_VALUE, "coroutine already executing");
+                    else if (nf->state == LS_FRAME_SUSPENDED)
+                        ls_vm_raise(vm, LS_E_RUNTIME, "coroutine is being awaited already");
+                    else
+                        ls_vm_raise(vm, LS_E_RUNTIME, "cannot reuse already awaited coroutine");
                     goto failed;
                 }
                 if (f->depth + 1 >= LS_MAX_DEPTH) {
@@ -996,9 +1022,9 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             }
             if (ls_is(v, LS_O_SUSPEND)) {
                 ls_suspend *s = (ls_suspend *)v.u.o;
-                if (s->used) {
-                    ls_vm_raise(vm, LS_E_RUNTIME, "cannot reuse already awaited coroutine");
-                    goto failed;
+                if (s->used) {   /* a finished generator: StopIteration, None */
+                    PUSH(ls_none());
+                    break;
                 }
                 s->used = 1;
                 SAVE();

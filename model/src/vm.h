@@ -108,5 +108,8 @@ int ls_vm_call(ls_vm *vm, ls_value fn, ls_value *args, int nargs, ls_value *out)
 int ls_vm_raise(ls_vm *vm, ls_exc_type type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ls_vm_log(ls_vm *vm, const char *line, size_t n);
+/* Python's ordering of two values (numbers, strings, lists, tuples):
+ * <0, 0 or >0 in *r; -1 and a TypeError naming sym if they do not order. */
+int ls_order(ls_vm *vm, const char *sym, ls_value a, ls_value b, int *r);
 
 #endif

@@ -102,8 +102,10 @@ def closing(results, skipped=()):
     return "%d passed, %d failed, %d skipped" % (passed, failed, unsupported + len(skipped))
 
 
-def describe(result, case=None, full=False):
-    """Lines explaining one non-passing result."""
+def describe(result, full=True, output=False):
+    """Lines explaining one non-passing result: for a FAIL the two traces
+    side by side (`full`) or the first divergence; with `output`, what the
+    program wrote to stdout and stderr."""
     head = "%s on %s [%s]: %s" % (result["case"], result["impl"], result["profile"],
                                   result["status"])
     exp = result.get("expectation")
@@ -137,6 +139,11 @@ def describe(result, case=None, full=False):
             out.append("    " + result["why"])
     elif result["status"] == "UNSUPPORTED" and result.get("why"):
         out.append("    " + result["why"])
+    if output:
+        for key in ("stdout", "stderr"):
+            if result.get(key):
+                out.append("    %s:" % key)
+                out.extend("      | " + l for l in result[key].rstrip("\n").split("\n"))
     return out
 
 
@@ -179,7 +186,7 @@ def junit(results, impls_order=None):
             seconds += r.get("duration_ms", 0) / 1000.0
             case = ET.SubElement(suite, "testcase", classname="loopspec.%s" % impl,
                                  name=r["case"], time="%.3f" % (r.get("duration_ms", 0) / 1000.0))
-            text = "\n".join(describe(r, full=True))
+            text = "\n".join(describe(r, full=True, output=True))
             exp = r.get("expectation")
             if r["status"] == "PASS" and not r.get("unexpected"):
                 continue

@@ -27,7 +27,8 @@ TEST_BIN := $(patsubst model/tests/%.c,$(ASN)/%,$(TESTS))
 MODEL   := model/loopspec-model
 MODEL_ASAN := $(ASN)/loopspec-model
 
-.PHONY: all deps model check unit-tests model-cases harness-tests report bench-model clean
+.PHONY: all deps model check unit-tests model-cases harness-tests report bench-model clean \
+        fuzz-parser fuzz-run
 
 all: model
 
@@ -92,6 +93,22 @@ conformance: deps
 	@status=0; $(PYTHON) harness/loopspec run --impl all --json results/conformance.json \
 	    --junit results/conformance.xml cases > results/conformance.txt || status=$$?; \
 	cat results/conformance.txt; exit $$status
+
+# Coverage-guided fuzzing (clang's libFuzzer): FUZZ_SECONDS each, corpus
+# kept in model/fuzz/corpus-*, seeded from cases/.
+FUZZ_SECONDS ?= 60
+FUZZ_CC := clang
+FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$(GEN) -Imodel/src
+FUZZ_SRC := $(LIBSRC)
+
+model/build/fuzz_%: model/fuzz/fuzz_%.c $(FUZZ_SRC) $(HDR) $(GEN)/prelude.inc
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lm
+
+fuzz-parser fuzz-run: fuzz-%: model/build/fuzz_%
+	@mkdir -p model/fuzz/corpus-$*
+	@cp -n $$(find cases model/tests/programs -name '*.case') model/fuzz/corpus-$*/ 2>/dev/null || true
+	model/build/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    -rss_limit_mb=2048 model/fuzz/corpus-$*
 
 clean:
 	rm -rf model/build $(MODEL)

@@ -317,13 +317,23 @@ static const char *case_id(ls_arena *a, const char *path) {
 }
 
 int ls_case_load(ls_case *c, const char *path, ls_error *e) {
+    size_t len;
+    char *text = ls_read_file(path, &len, e);
+    if (!text) {
+        memset(c, 0, sizeof *c);
+        return -1;
+    }
+    int rc = ls_case_parse(c, path, text, len, e);
+    free(text);
+    return rc;
+}
+
+int ls_case_parse(ls_case *c, const char *path, const char *src, size_t len, ls_error *e) {
     memset(c, 0, sizeof *c);
     c->path = path;
     c->timeout = 10;
     c->profiles = (1u << LS_PROF__COUNT) - 1;
-    size_t len;
-    c->text = ls_read_file(path, &len, e);
-    if (!c->text) return -1;
+    c->text = ls_xstrndup(src, len);
     if (memchr(c->text, 0, len)) {
         ls_error_at(e, path, 1, 1, "the case file contains a NUL byte");
         return -1;

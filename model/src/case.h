@@ -53,6 +53,8 @@ int ls_profile_parse(const char *s, size_t n);   /* -1 if unknown */
 
 /* Loads and validates path. Returns 0, or -1 with the message in e. */
 int ls_case_load(ls_case *c, const char *path, ls_error *e);
+/* The same from text in memory (copied); path names it in messages. */
+int ls_case_parse(ls_case *c, const char *path, const char *text, size_t len, ls_error *e);
 /* The expect block for a profile: its own, or the default one (or NULL). */
 const ls_expect *ls_case_expect(const ls_case *c, int profile);
 void ls_case_free(ls_case *c);

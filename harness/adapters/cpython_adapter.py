@@ -80,7 +80,8 @@ def build_server(args):
         extra["profile"] = "asyncio-3.11"
     impl = sys.implementation.name
     version = "%d.%d.%d" % sys.implementation.version[:3]
-    return prelude.Server(impl, version, factory, eager=args.eager, extra=extra)
+    return prelude.Server(impl, version, factory, eager=args.eager, extra=extra,
+                          real_time=not args.virtual)
 
 
 def main(argv=None):

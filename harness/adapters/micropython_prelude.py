@@ -19,10 +19,25 @@
 # - This build has no asyncio.run: `answer()` creates a runner task that
 #   creates main() as a task, awaits it, then cancels and awaits the
 #   leftover tasks.  The adapter awaits the runner from runPythonAsync.
+#
+# Timing (ADAPTERS.md): a `"bench": true` request's `elapsed_ns` is measured
+# with MicroPython's own clock, time.ticks_us(), which in this build moves in
+# whole milliseconds (1% of a 100 ms run).  Latency requests need better, so
+# they read the host's clock, JavaScript's performance.now() (microseconds),
+# through the `js` module, and fall back to ticks_us() without it.
 
 import asyncio
 import json
 import sys
+import time
+
+try:
+    import js
+    _perf = js.performance
+except Exception:  # not the pyscript build
+    _perf = None
+
+LATENCY_DELAYS_MS = (0, 0.1, 0.5, 1, 2, 5)
 
 PROFILES = ("asyncio", "eager", "asyncio-3.11")
 FEATURE_NAMES = (
@@ -159,6 +174,41 @@ async def _runner(main, trace):
     return trace
 
 
+def _latency_clock_us():
+    if _perf is not None:
+        return _perf.now() * 1000.0
+    return time.ticks_us()
+
+
+async def latency(request):
+    """The reply to a latency request: how late asyncio.sleep(d) wakes, in us."""
+    reply = {"id": request.get("id")}
+    spec = request.get("latency")
+    if not isinstance(spec, dict):
+        spec = {}
+    delays = spec.get("delays_ms", list(LATENCY_DELAYS_MS))
+    samples = spec.get("samples", 100)
+    if not (isinstance(delays, list) and delays and isinstance(samples, int)
+            and 1 <= samples <= 10000):
+        reply["error"] = "latency needs delays_ms (a list) and samples (1 to 10000)"
+        return reply
+    asyncio.new_event_loop()
+    late = []
+    for _ in range(5):
+        await asyncio.sleep(0)
+    for d in delays:
+        row = []
+        for _ in range(samples):
+            t0 = _latency_clock_us()
+            await asyncio.sleep(d / 1000)
+            row.append(round(_latency_clock_us() - t0 - d * 1000, 1))
+        late.append(row)
+    reply["latency"] = {"delays_ms": delays, "samples": samples, "late_us": late,
+                        "clock": "js.performance.now" if _perf is not None
+                        else "time.ticks_us"}
+    return reply
+
+
 async def answer(text):
     """The reply line (a JSON string) to one request line."""
     try:
@@ -167,13 +217,18 @@ async def answer(text):
             raise ValueError("a request is a JSON object")
     except ValueError as exc:
         return json.dumps({"id": None, "error": "bad request: %s" % exc})
+    if "latency" in request and "program" not in request:
+        return json.dumps(await latency(request))
     reply = {"id": request.get("id"), "case": request.get("case")}
     try:
         asyncio.new_event_loop()
         del _tasks[:]
         g, trace = prepare(request)
+        started = time.ticks_us()
         runner = asyncio.create_task(_runner(g["main"], trace))
         reply["trace"] = await runner
+        if request.get("bench") is True:
+            reply["elapsed_ns"] = time.ticks_diff(time.ticks_us(), started) * 1000
     except CaseError as exc:
         reply["error"] = str(exc)
     except Exception as exc:

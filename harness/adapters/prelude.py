@@ -17,6 +17,7 @@ import gc
 import io
 import json
 import sys
+import time
 import types
 
 PROFILES = ("asyncio", "eager", "asyncio-3.11")
@@ -149,8 +150,13 @@ def compile_program(program, line, filename):
             filename, exc.lineno, exc.offset, type(exc).__name__, exc.msg))
 
 
-def run_program(code, loop_factory, filename):
-    """Run compiled `code` as `asyncio.run(main())`; return the trace list."""
+def run_program(code, loop_factory, filename, timing=None):
+    """Run compiled `code` as `asyncio.run(main())`; return the trace list.
+
+    With a dict `timing`, its `elapsed_ns` is set to the time the run took
+    on `time.monotonic_ns()`: `asyncio.run` only (loop creation, main(),
+    the teardown), not the compile or the module's top level.
+    """
     trace = []
     g = make_globals(trace)
     try:
@@ -164,6 +170,7 @@ def run_program(code, loop_factory, filename):
     coro = main()
     if not asyncio.iscoroutine(coro):
         raise CaseError("%s: main() is not a coroutine function" % filename)
+    started = time.monotonic_ns()
     try:
         run(coro, loop_factory, trace)
     except Deadlock as exc:
@@ -174,7 +181,59 @@ def run_program(code, loop_factory, filename):
         raise CaseError(message)
     except BaseException as exc:  # noqa: B902 - CancelledError, SystemExit too
         trace.append("uncaught " + describe(exc))
+    finally:
+        if timing is not None:
+            timing["elapsed_ns"] = time.monotonic_ns() - started
     return trace
+
+
+# -- timer latency (ADAPTERS.md, "Timer latency") ----------------------------------
+
+LATENCY_DELAYS_MS = (0, 0.1, 0.5, 1, 2, 5)
+LATENCY_SAMPLES = 100
+LATENCY_WARMUP = 5
+LATENCY_MAX_SAMPLES = 10000
+
+
+def latency_params(spec):
+    """(delays in ms, samples per delay) from a request's `latency` object."""
+    if spec is True or spec is None:
+        spec = {}
+    if not isinstance(spec, dict):
+        raise CaseError("latency must be an object: {\"delays_ms\": [...], \"samples\": N}")
+    delays = spec.get("delays_ms", list(LATENCY_DELAYS_MS))
+    samples = spec.get("samples", LATENCY_SAMPLES)
+    if not (isinstance(delays, list) and delays and all(
+            isinstance(d, (int, float)) and not isinstance(d, bool) and 0 <= d <= 1000
+            for d in delays)):
+        raise CaseError("latency.delays_ms must be a list of 0 to 1000 ms")
+    if not (isinstance(samples, int) and 1 <= samples <= LATENCY_MAX_SAMPLES):
+        raise CaseError("latency.samples must be 1 to %d" % LATENCY_MAX_SAMPLES)
+    return delays, samples
+
+
+async def measure_latency(delays_ms, samples, clock_ns=time.monotonic_ns):
+    """How late `asyncio.sleep(d)` wakes: {"late_us": [[...] per delay]}.
+
+    For each delay d (ms), `samples` times: read the clock, `await sleep(d)`,
+    read it again; lateness = elapsed - d, in microseconds (negative when a
+    loop wakes early: asyncio fires timers up to its clock resolution early).
+    A few sleeps first warm the loop up.
+    """
+    sleep = asyncio.sleep
+    for _ in range(LATENCY_WARMUP):
+        await sleep(0)
+    late = []
+    for d in delays_ms:
+        seconds = d / 1000.0
+        target = int(d * 1000000)
+        row = []
+        for _ in range(samples):
+            t0 = clock_ns()
+            await sleep(seconds)
+            row.append(round((clock_ns() - t0 - target) / 1000.0, 1))
+        late.append(row)
+    return {"delays_ms": list(delays_ms), "samples": samples, "late_us": late}
 
 
 def run(coro, loop_factory, trace=None):
@@ -245,12 +304,14 @@ class Server:
     request whose profile is `eager` asks for it.
     """
 
-    def __init__(self, impl, version, loop_factory, eager=False, extra=None):
+    def __init__(self, impl, version, loop_factory, eager=False, extra=None,
+                 real_time=True):
         self.impl = impl
         self.version = version
         self.base_factory = loop_factory
         self.eager = eager
         self.extra = dict(extra or {})
+        self.real_time = real_time
 
     def ready(self):
         """The first line an adapter prints; start-up ends here.
@@ -283,9 +344,29 @@ class Server:
             return loop
         return make
 
+    def latency(self, request):
+        """The reply to a latency request (ADAPTERS.md): sleep lateness."""
+        reply = {"id": request.get("id")}
+        try:
+            if not self.real_time:
+                raise CaseError("this loop runs on a virtual clock: sleep() takes no "
+                                "real time, there is no lateness to measure")
+            delays, samples = latency_params(request.get("latency"))
+            result = run(measure_latency(delays, samples), self.base_factory)
+            result["clock"] = "time.monotonic_ns"
+            reply["latency"] = result
+        except CaseError as exc:
+            reply["error"] = str(exc)
+        except Exception as exc:
+            reply["error"] = "adapter: " + describe(exc)
+        return reply
+
     def handle(self, request):
         """Answer one decoded request with a reply dict."""
+        if "latency" in request and "program" not in request:
+            return self.latency(request)
         reply = {"id": request.get("id"), "case": request.get("case")}
+        timing = {} if request.get("bench") is True else None
         out = err = ""
         try:
             program = request.get("program")
@@ -302,13 +383,15 @@ class Server:
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:
-                    reply["trace"] = run_program(code, factory, filename)
+                    reply["trace"] = run_program(code, factory, filename, timing)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
         except CaseError as exc:
             reply["error"] = str(exc)
         except Exception as exc:  # a fault of the runner itself
             reply["error"] = "adapter: " + describe(exc)
+        if timing and "trace" in reply:
+            reply["elapsed_ns"] = timing["elapsed_ns"]
         if out:
             reply["stdout"] = out
         if err:

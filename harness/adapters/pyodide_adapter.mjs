@@ -113,7 +113,7 @@ else:
     import virtual_loop
     server = prelude.Server(
         sys.implementation.name, _version,
-        virtual_loop.VirtualClockLoop, eager=EAGER, extra=_extra)
+        virtual_loop.VirtualClockLoop, eager=EAGER, extra=_extra, real_time=False)
 `, { globals: ns });
   return ns.get("server");
 }

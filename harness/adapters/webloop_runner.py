@@ -16,6 +16,7 @@ and the reply format are the shared prelude's.
 
 import asyncio
 import json
+import time
 
 import prelude
 from prelude import CaseError, Captured, compile_program, describe, make_globals
@@ -47,7 +48,10 @@ class WebLoopServer(prelude.Server):
                 raise ValueError("a request is a JSON object")
         except ValueError as exc:
             return json.dumps({"id": None, "error": "bad request: %s" % exc})
+        if "latency" in request and "program" not in request:
+            return json.dumps(await self._latency(request))
         reply = {"id": request.get("id"), "case": request.get("case")}
+        timing = {} if request.get("bench") is True else None
         out = err = ""
         try:
             program = request.get("program")
@@ -68,22 +72,42 @@ class WebLoopServer(prelude.Server):
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:
-                    reply["trace"] = await run_program(code, filename)
+                    reply["trace"] = await run_program(code, filename, timing)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
         except CaseError as exc:
             reply["error"] = str(exc)
         except Exception as exc:  # a fault of the runner itself
             reply["error"] = "adapter: " + describe(exc)
+        if timing and "trace" in reply:
+            reply["elapsed_ns"] = timing["elapsed_ns"]
         if out:
             reply["stdout"] = out
         if err:
             reply["stderr"] = err
         return json.dumps(reply)
 
+    async def _latency(self, request):
+        """A latency request (ADAPTERS.md), measured on this WebLoop."""
+        reply = {"id": request.get("id")}
+        try:
+            delays, samples = prelude.latency_params(request.get("latency"))
+            result = await prelude.measure_latency(delays, samples)
+            result["clock"] = "time.monotonic_ns"
+            reply["latency"] = result
+        except CaseError as exc:
+            reply["error"] = str(exc)
+        except Exception as exc:
+            reply["error"] = "adapter: " + describe(exc)
+        return reply
 
-async def run_program(code, filename):
-    """Run compiled `code` on the running WebLoop; return the trace list."""
+
+async def run_program(code, filename, timing=None):
+    """Run compiled `code` on the running WebLoop; return the trace list.
+
+    With a dict `timing`, its `elapsed_ns` is set to the time from creating
+    main()'s task to the end of the teardown, on `time.monotonic_ns()`.
+    """
     trace = []
     g = make_globals(trace)
     try:
@@ -99,6 +123,7 @@ async def run_program(code, filename):
         raise CaseError("%s: main() is not a coroutine function" % filename)
     loop = asyncio.get_running_loop()
     runner = asyncio.current_task()
+    started = time.monotonic_ns()
     task = loop.create_task(coro)
     uncaught = None
     try:
@@ -112,6 +137,8 @@ async def run_program(code, filename):
     if leftovers:
         await asyncio.gather(*leftovers, return_exceptions=True)
     await loop.shutdown_asyncgens()
+    if timing is not None:
+        timing["elapsed_ns"] = time.monotonic_ns() - started
     if uncaught is not None:
         trace.append("uncaught " + describe(uncaught))
     return trace

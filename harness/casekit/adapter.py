@@ -171,6 +171,19 @@ class AdapterProcess:
             raise self._crashed()
         return self._next_id
 
+    def send_latency(self, spec):
+        """Send a latency request (ADAPTERS.md, "Timer latency"); return its id."""
+        self.ensure_ready()
+        self._next_id += 1
+        self._pending_case = None
+        request = {"id": self._next_id, "latency": spec}
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+            self.proc.stdin.flush()
+        except OSError:
+            raise self._crashed()
+        return self._next_id
+
     def receive(self, request_id, deadline):
         """The reply to `request_id` by `deadline` (time.monotonic())."""
         try:
@@ -192,14 +205,15 @@ class AdapterProcess:
             raise AdapterFailure("garbage", "reply id %r, expected %r"
                                  % (reply.get("id"), request_id))
         case = self._pending_case
-        if "case" in reply and reply["case"] != case:
+        if case is not None and "case" in reply and reply["case"] != case:
             self.kill()
             raise AdapterFailure("garbage", "reply for case %r, expected %r"
                                  % (reply["case"], case))
-        if not ("trace" in reply or "error" in reply):
+        wanted = ("trace", "error") if case is not None else ("latency", "error")
+        if not any(key in reply for key in wanted):
             self.kill()
-            raise AdapterFailure("garbage", "reply has neither trace nor error: %r"
-                                 % line[:200])
+            raise AdapterFailure("garbage", "reply has neither %s nor error: %r"
+                                 % (wanted[0], line[:200]))
         if "trace" in reply and not (isinstance(reply["trace"], list) and all(
                 isinstance(t, str) for t in reply["trace"])):
             self.kill()

@@ -95,11 +95,13 @@ class Impl:
     can run with `--profile`; `features` what it has; `argv` the adapter's
     command; `needs` checks of what must be installed; `label` a short
     column title; `slow_start` marks adapters that load a runtime first;
-    `conformance` whether `--impl all` includes it.
+    `conformance` whether `--impl all` includes it; `real_time` whether its
+    loop sleeps in real time (`loopspec latency` measures those only).
     """
 
     def __init__(self, name, profile, argv, about, features, runs=None,
-                 needs=(), label=None, slow_start=False, conformance=True):
+                 needs=(), label=None, slow_start=False, conformance=True,
+                 real_time=True):
         self.name = name
         self.profile = profile
         self.argv = list(argv)
@@ -110,6 +112,7 @@ class Impl:
         self.label = label or name
         self.slow_start = slow_start
         self.conformance = conformance
+        self.real_time = real_time
 
     @property
     def id(self):
@@ -149,7 +152,8 @@ def registry():
         Impl("model", "asyncio",
              [SYSTEM_PYTHON, os.path.join(ADAPTERS, "model_adapter.py"), "--model", MODEL],
              "the reference model (model/loopspec-model run), any profile",
-             feat.ALL, runs=PROFILES, needs=(python, model), label="model"),
+             feat.ALL, runs=PROFILES, needs=(python, model), label="model",
+             real_time=False),
         Impl("cpython-3.11", "asyncio-3.11", _cpython(SYSTEM_PYTHON),
              "Debian CPython 3.11, C tasks, SelectorEventLoop",
              feat.without("eager"), needs=(python,), label="cp311"),
@@ -166,11 +170,11 @@ def registry():
         Impl("cpython-3.14", "asyncio", _pyodide(),
              "CPython 3.14 in Pyodide under Node, virtual-clock BaseEventLoop",
              feat.ALL, runs=("asyncio", "eager"), needs=(_node_check(), pyodide),
-             label="cp314", slow_start=True),
+             label="cp314", slow_start=True, real_time=False),
         Impl("cpython-3.14-eager", "eager", _pyodide("--eager"),
              "the same, with eager_task_factory",
              feat.ALL, needs=(_node_check(), pyodide), label="cp314-eager",
-             slow_start=True),
+             slow_start=True, real_time=False),
         Impl("pyodide-webloop", "asyncio", _pyodide("--webloop"),
              "Pyodide's WebLoop (CPython 3.14): asyncio on Node's event loop",
              feat.without("eager"), needs=(_node_check(), pyodide), label="webloop",
@@ -184,7 +188,7 @@ def registry():
         Impl("cpython-3.11-virtual", "asyncio-3.11", _cpython(SYSTEM_PYTHON, "--virtual"),
              "Debian CPython 3.11 on the Pyodide adapter's virtual-clock loop",
              feat.without("eager"), needs=(python,), label="cp311-virt",
-             conformance=False),
+             conformance=False, real_time=False),
     ]
     return {impl.name: impl for impl in impls}
 

@@ -65,8 +65,8 @@ unit-tests: $(TEST_BIN)
 
 model-cases: $(MODEL_ASAN)
 	$(MODEL_ASAN) check --all-profiles -q cases model/tests/programs
-	@echo "the same cases with a collection at every safe point:"
-	LOOPSPEC_GC_STRESS=1 $(MODEL_ASAN) check --all-profiles -q model/tests/programs \
+	@echo "the same cases with a collection at every safe point, explained:"
+	LOOPSPEC_GC_STRESS=1 $(MODEL_ASAN) check --all-profiles --explain -q model/tests/programs \
 	    $(filter-out cases/bench/,$(sort $(wildcard cases/*/)))
 
 harness-tests: $(MODEL)

@@ -3,6 +3,7 @@
 #include "builtins.h"
 
 #include "ctx.h"
+#include "explain.h"
 #include "loop.h"
 
 #include <math.h>
@@ -268,6 +269,7 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         ls_obj *ctx = (ls_obj *)ls_ctx_copy(vm, vm->ctx);
         ls_handle *h = later ? ls_call_later(vm, num(args[0]), LS_H_USER, fn, a, ctx)
                              : ls_call_soon(vm, LS_H_USER, fn, a, ctx);
+        ls_explain_origin(vm, h, later ? LS_WHY_CALL_LATER : LS_WHY_CALL_SOON, NULL);
         *out = wrap_handle(vm, h);
         return 0;
     }
@@ -480,7 +482,9 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         if (!is_num(args[0])) return ls_vm_raise(vm, LS_E_TYPE, "__call_at() when must be a number");
         ls_value a = tuple_of(vm, args + 2, nargs - 2);
         ls_obj *ctx = (ls_obj *)ls_ctx_copy(vm, vm->ctx);
-        *out = wrap_handle(vm, ls_call_later(vm, num(args[0]) - vm->loop.now, LS_H_USER, args[1], a, ctx));
+        ls_handle *h = ls_call_later(vm, num(args[0]) - vm->loop.now, LS_H_USER, args[1], a, ctx);
+        ls_explain_origin(vm, h, LS_WHY_CALL_LATER, NULL);
+        *out = wrap_handle(vm, h);
         return 0;
     }
     case LS_B_IS_COROUTINE:

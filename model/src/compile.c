@@ -1117,7 +1117,7 @@ ls_program *ls_compile(const ls_case *c, ls_error *e) {
                                       LS_INS(LS_OP_RETURN, 0)};
     prog->noop = prog->nprotos;
     prog->proto_global[prog->nprotos] = -1;
-    prog->protos[prog->nprotos++] = internal_proto("__noop", 0, noop, 2);
+    prog->protos[prog->nprotos++] = internal_proto("shutdown_step", 0, noop, 2);
     prog->await1 = prog->nprotos;
     prog->proto_global[prog->nprotos] = -1;
     prog->protos[prog->nprotos++] = internal_proto("__await1", 1, await1, 3);

@@ -3,6 +3,7 @@
 #include "loop.h"
 
 #include "ctx.h"
+#include "explain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ static ls_handle *handle_new(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj
     h->when = 0;
     h->seq = 0;
     h->next_free = NULL;
+    h->origin.why = LS_WHY_NONE;
     h->refs = 1;
     h->a = a;
     h->b = b;
@@ -101,7 +103,8 @@ static void unregister_task(ls_vm *vm, ls_task *t) {
 
 /* ---- futures ---- */
 
-static void future_init(ls_future *f) {
+static void future_init(ls_vm *vm, ls_future *f) {
+    f->id = ++vm->future_ids;
     f->cb = &f->cb1;   /* one callback needs no allocation: the common case */
     f->capcb = 1;
     f->state = LS_FUT_PENDING;
@@ -111,20 +114,22 @@ static void future_init(ls_future *f) {
 
 ls_future *ls_future_new(ls_vm *vm) {
     ls_future *f = ls_alloc(vm, LS_O_FUTURE, sizeof *f);
-    future_init(f);
+    future_init(vm, f);
     return f;
 }
 
 static void schedule_one(ls_vm *vm, ls_future *f, const ls_callback *cb) {
     ls_value self = ls_obj_val(f);
+    ls_handle *h = NULL;
     switch (cb->kind) {
-    case LS_CB_USER: ls_call_soon(vm, LS_H_DONE, cb->fn, self, cb->obj); break;
+    case LS_CB_USER: h = ls_call_soon(vm, LS_H_DONE, cb->fn, self, cb->obj); break;
     case LS_CB_WAKEUP:
-        ls_call_soon(vm, LS_H_WAKEUP, ls_obj_val(cb->obj), self, ((ls_task *)cb->obj)->ctx);
+        h = ls_call_soon(vm, LS_H_WAKEUP, ls_obj_val(cb->obj), self, ((ls_task *)cb->obj)->ctx);
         break;
-    case LS_CB_GATHER: ls_call_soon(vm, LS_H_GATHER, ls_obj_val(cb->obj), self, NULL); break;
-    case LS_CB_STOP: ls_call_soon(vm, LS_H_STOP, ls_none(), ls_none(), NULL); break;
+    case LS_CB_GATHER: h = ls_call_soon(vm, LS_H_GATHER, ls_obj_val(cb->obj), self, NULL); break;
+    case LS_CB_STOP: h = ls_call_soon(vm, LS_H_STOP, ls_none(), ls_none(), NULL); break;
     }
+    ls_explain_origin(vm, h, LS_WHY_DONE, f);
 }
 
 /* __schedule_callbacks: each callback through call_soon, in order. */
@@ -302,8 +307,10 @@ static int step_run(ls_vm *vm, ls_task *t, ls_exc *exc) {
         out = ls_obj_val(ls_exc_new(vm, LS_E_RUNTIME, "cannot reuse already awaited coroutine"));
         r = LS_EXEC_RAISE;
     } else {
+        ls_explain_resume(vm, t, f, exc != NULL);
         r = ls_vm_exec(vm, f, exc, &out);
     }
+    vm->cur_frame = NULL;   /* what follows is the step's, not a line's */
     switch (r) {
     case LS_EXEC_ABORT:
         return -1;
@@ -311,27 +318,34 @@ static int step_run(ls_vm *vm, ls_task *t, ls_exc *exc) {
         t->top = NULL;
         if (t->must_cancel) {   /* cancelled right before the coroutine stopped */
             t->must_cancel = 0;
+            ls_explain_finish(vm, t, 2, ls_none());
             future_cancel(vm, &t->f, t->f.cancel_msg);
         } else {
+            ls_explain_finish(vm, t, 0, out);
             ls_future_set_result(vm, &t->f, out);
         }
         return 0;
     case LS_EXEC_RAISE:
         t->top = NULL;
         if (is_cancelled_error((ls_exc *)out.u.o)) {
+            ls_explain_finish(vm, t, 2, out);
             t->f.exc = out.u.o;   /* _cancelled_exc */
             future_cancel(vm, &t->f, ls_none());
         } else {
+            ls_explain_finish(vm, t, 1, out);
             ls_future_set_exception(vm, &t->f, out);
         }
         return 0;
     case LS_EXEC_YIELD:
         t->top = vm->yield_top;
+        vm->cur_frame = t->top;
+        ls_explain_suspend(vm, t, t->top, out);
         if (ls_is_future(out)) {
             ls_future *w = (ls_future *)out.u.o;
             if (w == &t->f) {
                 ls_exc *e = ls_exc_new(vm, LS_E_RUNTIME, "Task cannot await on itself");
-                ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_obj_val(e), t->ctx);
+                ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_obj_val(e), t->ctx),
+                                  LS_WHY_SELF_AWAIT, NULL);
                 return 0;
             }
             ls_future_add_callback(vm, w, (ls_callback){LS_CB_WAKEUP, ls_none(), (ls_obj *)t});
@@ -339,7 +353,8 @@ static int step_run(ls_vm *vm, ls_task *t, ls_exc *exc) {
             if (t->must_cancel && ls_future_cancel(vm, w, t->f.cancel_msg)) t->must_cancel = 0;
         } else {
             /* A bare yield gives up the loop for one iteration. */
-            ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx);
+            ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx),
+                              LS_WHY_YIELD, NULL);
         }
         return 0;
     }
@@ -372,7 +387,7 @@ static int task_wakeup(ls_vm *vm, ls_task *t, ls_future *fut) {
 
 static ls_task *task_new(ls_vm *vm, ls_frame *coro, ls_ctx *ctx) {
     ls_task *t = ls_alloc(vm, LS_O_TASK, sizeof *t);
-    future_init(&t->f);
+    future_init(vm, &t->f);
     t->coro = coro;
     t->ctx = (ls_obj *)ctx;
     t->id = ++vm->loop.next_task_id;
@@ -407,18 +422,23 @@ int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out) {
     if (vm->profile == LS_PROF_EAGER) {
         /* Task.__eager_start: the first step runs now, inside create_task,
          * in the task's context and as the current task. */
+        ls_explain_create(vm, t, true);
         ls_task *prev = vm->loop.current;
         ls_obj *ctx = vm->ctx;
         vm->loop.current = t;
         vm->ctx = t->ctx;
+        vm->explain_depth++;
         int rc = step_run(vm, t, NULL);
+        vm->explain_depth--;
         vm->ctx = ctx;
         vm->loop.current = prev;
         if (rc < 0) return -1;
         if (t->f.state == LS_FUT_PENDING) register_task(vm, t);
         return 0;
     }
-    ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx);
+    ls_explain_create(vm, t, false);
+    ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx),
+                      LS_WHY_CREATE_TASK, NULL);
     register_task(vm, t);
     return 0;
 }
@@ -507,7 +527,7 @@ int ls_gather_new(ls_vm *vm, ls_value *args, int n, bool return_exceptions, ls_v
         return 0;
     }
     ls_gather *g = ls_alloc(vm, LS_O_GATHER, sizeof *g);
-    future_init(&g->f);
+    future_init(vm, &g->f);
     g->return_exceptions = return_exceptions;
     ls_list *children = ls_list_new(vm, LS_O_LIST, n);
     g->children = ls_obj_val(children);
@@ -619,10 +639,13 @@ int ls_loop_step(ls_vm *vm) {
      *    the next iteration. */
     L->iterations++;
     size_t n = L->ready.len;
+    ls_explain_iteration(vm, n);
     for (size_t i = 0; i < n; i++) {
         if (vm->bytes > vm->threshold) ls_gc_collect(vm, NULL);
         ls_handle *h = ls_queue_pop(&L->ready);
+        ls_explain_handle(vm, h);
         vm->running = h;
+        vm->cur_frame = NULL;
         int rc = h->cancelled ? 0 : run_handle(vm, h);
         vm->running = NULL;
         ls_handle_release(vm, h);
@@ -666,10 +689,12 @@ int ls_loop_run_until_complete(ls_vm *vm, ls_future *fut) {
     return rc;
 }
 
-static int run_noop(ls_vm *vm) {
+static int run_noop(ls_vm *vm, const char *what) {
+    ls_explain_phase(vm, what);
     ls_frame *f = ls_frame_new(vm, vm->prog->protos[vm->prog->noop]);
     ls_task *t = task_new(vm, f, ls_ctx_copy(vm, vm->ctx));
-    ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx);
+    ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx),
+                      LS_WHY_RUNNER, NULL);
     register_task(vm, t);
     return ls_loop_run_until_complete(vm, &t->f);
 }
@@ -681,7 +706,9 @@ int ls_run_main(ls_vm *vm) {
      * is never eager (the loop is not running yet). */
     ls_task *t = task_new(vm, f, ls_ctx_copy(vm, vm->ctx));
     vm->main_task = t;
-    ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx);
+    ls_explain_phase(vm, "asyncio.run: Task-1 runs main()");
+    ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx),
+                      LS_WHY_RUNNER, NULL);
     register_task(vm, t);
     if (ls_loop_run_until_complete(vm, &t->f) < 0) return -1;
 
@@ -701,6 +728,10 @@ int ls_run_main(ls_vm *vm) {
     int n = 0;
     for (ls_task *p = L->pending_head; p; p = p->next) n++;
     if (n) {
+        char what[120];
+        snprintf(what, sizeof what, "main is done: asyncio.run cancels the %d task%s still pending", n,
+                 n == 1 ? "" : "s");
+        ls_explain_phase(vm, what);
         ls_value *v = ls_xmalloc((size_t)n * sizeof *v);
         int i = 0;
         for (ls_task *p = L->pending_head; p; p = p->next) v[i++] = ls_obj_val(p);
@@ -714,8 +745,8 @@ int ls_run_main(ls_vm *vm) {
     }
     /* shutdown_asyncgens() and shutdown_default_executor(): each a task
      * that finishes in its first step. */
-    if (rc == 0) rc = run_noop(vm);
-    if (rc == 0) rc = run_noop(vm);
+    if (rc == 0) rc = run_noop(vm, "asyncio.run: shutdown_asyncgens()");
+    if (rc == 0) rc = run_noop(vm, "asyncio.run: shutdown_default_executor()");
     if (rc == 0 && uncaught.len) ls_vm_log(vm, uncaught.p, uncaught.len);
     ls_buf_free(&uncaught);
     return rc;

@@ -3,6 +3,7 @@
 #include "builtins.h"
 #include "case.h"
 #include "compile.h"
+#include "explain.h"
 #include "loop.h"
 #include "vm.h"
 
@@ -38,21 +39,27 @@ static const char *usage_main =
     "model could not finish the run (it would hang, or ran out of steps).\n";
 
 static const char *usage_run =
-    "usage: loopspec-model run [--profile P] [--max-steps N] CASE\n"
+    "usage: loopspec-model run [--profile P] [--explain[=json]] [--max-steps N] CASE\n"
     "\n"
     "Runs CASE as asyncio.run(main()) under profile P (asyncio, eager,\n"
     "asyncio-3.11; default asyncio) and prints its trace: one line per log(),\n"
-    "then 'uncaught Name: message' if main raised. --max-steps bounds the\n"
+    "then 'uncaught Name: message' if main raised. --explain prints the\n"
+    "schedule instead, iteration by iteration: every handle run and who\n"
+    "scheduled it, where each task step resumed and why it suspended, what\n"
+    "it scheduled for when, and each log line in place; --explain=json gives\n"
+    "the same as one JSON object per event. --max-steps bounds the\n"
     "instructions run (default 4e9). Exit 0 when the case ran, 2 when it is\n"
     "malformed, 3 when the run cannot finish (CPython would block forever, or\n"
     "the step budget ran out).\n";
 
 static const char *usage_check =
-    "usage: loopspec-model check [--profile P | --all-profiles] [-q] CASE|DIR...\n"
+    "usage: loopspec-model check [--profile P | --all-profiles] [--explain] [-q] CASE|DIR...\n"
     "\n"
     "Runs each case (directories are searched for *.case files) under the\n"
     "profile P (default asyncio), or under every profile the case applies to\n"
     "with --all-profiles, and compares the trace with its expect blocks.\n"
+    "--explain also runs it with explanations on and checks that their log\n"
+    "lines are the trace, in order.\n"
     "Prints PASS or FAIL with the case id and profile, a unified diff for each\n"
     "failure, and the closing line 'N passed, N failed'. -q prints failures\n"
     "only. Exit 0 iff every run passed.\n";
@@ -92,7 +99,15 @@ static void result_free(run_result *r) {
     r->n = 0;
 }
 
+static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool echo, int explain,
+                      ls_buf *explained, run_result *r);
+
 static int run_case(const ls_case *c, int profile, uint64_t max_steps, bool echo, run_result *r) {
+    return run_case_x(c, profile, max_steps, echo, LS_EXPLAIN_OFF, NULL, r);
+}
+
+static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool echo, int explain,
+                      ls_buf *explained, run_result *r) {
     memset(r, 0, sizeof *r);
     ls_error e = {0};
     ls_program *prog = ls_compile(c, &e);
@@ -103,6 +118,7 @@ static int run_case(const ls_case *c, int profile, uint64_t max_steps, bool echo
     ls_vm vm;
     int rc = ls_vm_init(&vm, prog, profile);
     vm.echo = echo;
+    vm.explain = explain;
     if (max_steps) vm.max_steps = max_steps;
     if (rc == 0) rc = ls_run_main(&vm);
     if (rc < 0) {
@@ -113,6 +129,10 @@ static int run_case(const ls_case *c, int profile, uint64_t max_steps, bool echo
     r->n = vm.ntrace;
     vm.trace = NULL;
     vm.ntrace = 0;
+    if (explained) {
+        *explained = vm.explain_out;
+        memset(&vm.explain_out, 0, sizeof vm.explain_out);
+    }
     ls_vm_free(&vm);
     ls_program_free(prog);
     return r->status;
@@ -135,11 +155,15 @@ static int cmd_run(int argc, char **argv) {
         fputs(usage_run, stdout);
         return 0;
     }
-    int profile = LS_PROF_ASYNCIO;
+    int profile = LS_PROF_ASYNCIO, explain = LS_EXPLAIN_OFF;
     uint64_t steps = 0;
     const char *path = NULL;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--explain") == 0 || strcmp(argv[i], "--explain=text") == 0) {
+            explain = LS_EXPLAIN_TEXT;
+        } else if (strcmp(argv[i], "--explain=json") == 0) {
+            explain = LS_EXPLAIN_JSON;
+        } else if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
             if ((profile = parse_profile(argv[++i])) < 0) return EXIT_MALFORMED;
         } else if (strncmp(argv[i], "--profile=", 10) == 0) {
             if ((profile = parse_profile(argv[i] + 10)) < 0) return EXIT_MALFORMED;
@@ -172,7 +196,10 @@ static int cmd_run(int argc, char **argv) {
         return EXIT_MALFORMED;
     }
     run_result r;
-    int st = run_case(&c, profile, steps, true, &r);
+    ls_buf explained = {0};
+    int st = run_case_x(&c, profile, steps, explain == LS_EXPLAIN_OFF, explain, &explained, &r);
+    if (explained.len) fwrite(explained.p, 1, explained.len, stdout);
+    ls_buf_free(&explained);
     fflush(stdout);
     if (st) fprintf(stderr, "%s\n", r.err);
     result_free(&r);
@@ -228,16 +255,54 @@ static void collect(paths *p, const char *path, int depth) {
     free(sub.v);
 }
 
+/* Whether the JSON explanation's log events are exactly the trace. */
+static bool explain_agrees(const ls_buf *x, char **trace, int n, char *why, size_t whyn) {
+    int k = 0;
+    const char *p = x->p ? x->p : "";
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        static const char tag[] = "{\"event\":\"log\",";
+        if (len > sizeof tag && strncmp(p, tag, sizeof tag - 1) == 0) {
+            if (k >= n) {
+                snprintf(why, whyn, "the explanation logs more lines than the trace");
+                return false;
+            }
+            ls_buf want = {0};
+            ls_buf_puts(&want, ",\"text\":");
+            ls_buf_json(&want, trace[k], strlen(trace[k]));
+            ls_buf_putc(&want, ',');
+            bool hit = false;
+            for (const char *q = p; q + want.len <= p + len && !hit; q++)
+                hit = memcmp(q, want.p, want.len) == 0;
+            ls_buf_free(&want);
+            if (!hit) {
+                snprintf(why, whyn, "explanation log line %d differs from the trace: %.200s", k + 1, trace[k]);
+                return false;
+            }
+            k++;
+        }
+        p += len + (eol ? 1 : 0);
+    }
+    if (k != n) {
+        snprintf(why, whyn, "the explanation logs %d lines, the trace %d", k, n);
+        return false;
+    }
+    return true;
+}
+
 static int cmd_check(int argc, char **argv) {
     if (wants_help(argc, argv)) {
         fputs(usage_check, stdout);
         return 0;
     }
     int profile = LS_PROF_ASYNCIO;
-    bool all = false, quiet = false;
+    bool all = false, quiet = false, explain = false;
     paths files = {0};
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--explain") == 0) {
+            explain = true;
+        } else if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
             if ((profile = parse_profile(argv[++i])) < 0) return EXIT_MALFORMED;
         } else if (strncmp(argv[i], "--profile=", 10) == 0) {
             if ((profile = parse_profile(argv[i] + 10)) < 0) return EXIT_MALFORMED;
@@ -274,6 +339,20 @@ static int cmd_check(int argc, char **argv) {
             run_result r;
             int st = run_case(&c, p, 0, false, &r);
             bool ok = st == 0 && ls_expect_match(x, r.trace, r.n);
+            char why[400] = "";
+            if (ok && explain) {
+                run_result rx;
+                ls_buf ex = {0};
+                int sx = run_case_x(&c, p, 0, false, LS_EXPLAIN_JSON, &ex, &rx);
+                if (sx) {
+                    snprintf(why, sizeof why, "with explanations: %.300s", rx.err);
+                    ok = false;
+                } else if (!explain_agrees(&ex, r.trace, r.n, why, sizeof why)) {
+                    ok = false;
+                }
+                ls_buf_free(&ex);
+                result_free(&rx);
+            }
             if (ok) {
                 passed++;
                 if (!quiet) printf("PASS %s [%s]\n", c.id, ls_profile_name(p));
@@ -281,6 +360,7 @@ static int cmd_check(int argc, char **argv) {
                 failed++;
                 printf("FAIL %s [%s]\n", c.id, ls_profile_name(p));
                 if (st) printf("  %s\n", r.err);
+                if (*why) printf("  %s\n", why);
                 ls_buf b = {0};
                 ls_expect_diff(&b, x, r.trace, r.n, ls_profile_name(p));
                 fputs(ls_buf_cstr(&b), stdout);

@@ -176,6 +176,7 @@ typedef struct ls_future {
     ls_obj hdr;
     uint8_t state;
     uint8_t log_tb;
+    uint32_t id;               /* creation order, to name it in explanations */
     ls_value result;
     ls_obj *exc;               /* the exception, or a CancelledError kept */
     ls_value cancel_msg;

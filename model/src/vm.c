@@ -5,6 +5,7 @@
 
 #include "builtins.h"
 #include "ctx.h"
+#include "explain.h"
 #include "loop.h"
 
 #include <math.h>
@@ -35,6 +36,7 @@ void ls_vm_log(ls_vm *vm, const char *line, size_t n) {
         vm->trace = ls_xrealloc(vm->trace, (size_t)vm->captrace * sizeof *vm->trace);
     }
     vm->trace[vm->ntrace++] = ls_xstrndup(line, n);
+    ls_explain_log(vm, line, n);
     if (vm->echo) {
         fwrite(line, 1, n, stdout);
         fputc('\n', stdout);
@@ -889,6 +891,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 goto budget;
             }
             SAVE();
+            vm->cur_frame = f;
             int rc = call_value(vm, callee, args, nargs, kw, &res, &nf);
             free(tmp);
             if (rc < 0) goto failed;
@@ -1017,6 +1020,8 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 fut->timer = ls_call_later(vm, s->delay, LS_H_SET_RESULT, ls_obj_val(fut),
                                            s->result, NULL);
                 fut->timer->refs++;
+                vm->cur_frame = f;
+                ls_explain_origin(vm, fut->timer, LS_WHY_SLEEP, NULL);
                 f->waiting = v = ls_obj_val(fut);
                 goto yield;
             }
@@ -1057,6 +1062,8 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             ls_future *fut = ls_future_new(vm);
             fut->timer = ls_call_later(vm, d, LS_H_SET_RESULT, ls_obj_val(fut), w, NULL);
             fut->timer->refs++;
+            vm->cur_frame = f;
+            ls_explain_origin(vm, fut->timer, LS_WHY_SLEEP, NULL);
             f->waiting = v = ls_obj_val(fut);
             goto yield;
         }
@@ -1210,6 +1217,7 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
 }
 
 void ls_vm_free(ls_vm *vm) {
+    ls_buf_free(&vm->explain_out);
     ls_loop_free(vm);
     ls_gc_free_all(vm);
     for (int i = 0; i < vm->ntrace; i++) free(vm->trace[i]);

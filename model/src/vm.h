@@ -26,8 +26,24 @@ enum {
     LS_H_DONE,        /* a user done callback: a(b), b the future */
 };
 
+/* Why a handle was scheduled, kept for explanations. */
+enum {
+    LS_WHY_NONE, LS_WHY_RUNNER, LS_WHY_CREATE_TASK, LS_WHY_YIELD, LS_WHY_SELF_AWAIT,
+    LS_WHY_DONE, LS_WHY_CALL_SOON, LS_WHY_CALL_LATER, LS_WHY_SLEEP,
+};
+
+typedef struct ls_origin {
+    uint64_t iter;             /* the iteration that scheduled it (0: before) */
+    int64_t task;              /* the task running then, or 0 */
+    int line;                  /* the source line then, or 0 */
+    uint8_t why;
+    uint32_t future;           /* LS_WHY_DONE: the future that completed */
+    int64_t done_task;         /* ... when it is a task, its id */
+} ls_origin;
+
 struct ls_handle {
     uint8_t kind, cancelled, timer;
+    ls_origin origin;
     uint32_t refs;             /* queue or heap, and a user-visible object */
     ls_obj *ctx;               /* Context it runs in, or NULL */
     ls_value a, b;
@@ -87,6 +103,12 @@ struct ls_vm {
     ls_error err;
     uint64_t var_ids;
     ls_task *main_task;
+    uint32_t future_ids;
+    /* explanations (loopspec-model run --explain) */
+    int explain;               /* LS_EXPLAIN_* */
+    ls_buf explain_out;
+    ls_frame *cur_frame;       /* the frame calling a builtin, for its line */
+    int explain_depth;
 };
 
 /* Sets up a runtime for prog under a profile; runs the module init.

@@ -1,0 +1,343 @@
+/* explain.c: renders the loop's and the interpreter's events as text (one
+ * indented line each) or JSON (one object per line). */
+#include "explain.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *why_text[] = {
+    [LS_WHY_NONE] = "", [LS_WHY_RUNNER] = "asyncio.run", [LS_WHY_CREATE_TASK] = "create_task",
+    [LS_WHY_YIELD] = "a bare yield", [LS_WHY_SELF_AWAIT] = "a task awaiting itself",
+    [LS_WHY_DONE] = "a future completing", [LS_WHY_CALL_SOON] = "call_soon",
+    [LS_WHY_CALL_LATER] = "call_later", [LS_WHY_SLEEP] = "sleep",
+};
+
+int ls_explain_line(const ls_vm *vm) {
+    const ls_frame *f = vm->cur_frame;
+    if (!f || !f->proto->ncode) return 0;
+    return f->proto->lines[f->pc ? f->pc - 1 : 0];
+}
+
+static int frame_line(const ls_frame *f) {
+    if (!f->proto->ncode) return 0;
+    return f->proto->lines[f->pc ? f->pc - 1 : 0];
+}
+
+static void task_name(ls_buf *b, const ls_vm *vm, int64_t id) {
+    if (!id) {
+        ls_buf_puts(b, "the loop");
+        return;
+    }
+    ls_buf_printf(b, "Task-%lld", (long long)id);
+    if (vm->main_task && vm->main_task->id == id) ls_buf_puts(b, " (main)");
+}
+
+static void future_name(ls_buf *b, const ls_vm *vm, const ls_future *f) {
+    switch (f->hdr.kind) {
+    case LS_O_TASK: task_name(b, vm, ((const ls_task *)f)->id); break;
+    case LS_O_GATHER: ls_buf_printf(b, "gather #%u", f->id); break;
+    default:
+        if (f->timer) ls_buf_printf(b, "the sleep future #%u", f->id);
+        else ls_buf_printf(b, "Future #%u", f->id);
+    }
+}
+
+static void callable_name(ls_buf *b, const ls_vm *vm, ls_value fn) {
+    if (fn.tag == LS_V_FUNC) ls_buf_printf(b, "%s()", vm->prog->protos[fn.u.i]->name);
+    else if (ls_is(fn, LS_O_BOUND)) ls_buf_puts(b, "a bound method");
+    else if (ls_is(fn, LS_O_RECORD)) ls_buf_printf(b, "a %s callback", ((ls_record *)fn.u.o)->clsname);
+    else ls_str_of(b, fn, true);
+}
+
+static void handle_name(ls_buf *b, const ls_vm *vm, const ls_handle *h) {
+    switch (h->kind) {
+    case LS_H_STEP:
+        task_name(b, vm, ((ls_task *)h->a.u.o)->id);
+        ls_buf_puts(b, h->b.tag == LS_V_OBJ ? " step (throwing in)" : " step");
+        break;
+    case LS_H_WAKEUP:
+        task_name(b, vm, ((ls_task *)h->a.u.o)->id);
+        ls_buf_puts(b, " wake-up (");
+        future_name(b, vm, (ls_future *)h->b.u.o);
+        ls_buf_puts(b, " is done)");
+        break;
+    case LS_H_GATHER:
+        ls_buf_printf(b, "gather #%u's done callback for ", ((ls_future *)h->a.u.o)->id);
+        future_name(b, vm, (ls_future *)h->b.u.o);
+        break;
+    case LS_H_USER: ls_buf_puts(b, "callback "); callable_name(b, vm, h->a); break;
+    case LS_H_DONE:
+        ls_buf_puts(b, "done callback ");
+        callable_name(b, vm, h->a);
+        ls_buf_puts(b, " of ");
+        future_name(b, vm, (ls_future *)h->b.u.o);
+        break;
+    case LS_H_STOP: ls_buf_puts(b, "run_until_complete's stop"); break;
+    case LS_H_SET_RESULT:
+        ls_buf_puts(b, "timer: resolves ");
+        future_name(b, vm, (ls_future *)h->a.u.o);
+        break;
+    }
+}
+
+static const char *handle_kind(const ls_handle *h) {
+    static const char *k[] = {"step", "wakeup", "gather_callback", "callback", "stop",
+                              "sleep_timer", "done_callback"};
+    return k[h->kind];
+}
+
+static void indent(ls_vm *vm, int extra) {
+    for (int i = 0; i < 2 * (vm->explain_depth + extra); i++) ls_buf_putc(&vm->explain_out, ' ');
+}
+
+/* JSON: {"event": E, "iteration": I, "time": T, ...} minus the brace. */
+static ls_buf *json_open(ls_vm *vm, const char *event) {
+    ls_buf *b = &vm->explain_out;
+    ls_buf_printf(b, "{\"event\":\"%s\",\"iteration\":%llu,\"time\":%.9g", event,
+                  (unsigned long long)vm->loop.iterations, vm->loop.now);
+    if (vm->loop.current) ls_buf_printf(b, ",\"task\":\"Task-%lld\"", (long long)vm->loop.current->id);
+    return b;
+}
+
+static void json_str(ls_buf *b, const char *key, const char *s) {
+    ls_buf_printf(b, ",\"%s\":", key);
+    ls_buf_json(b, s, strlen(s));
+}
+
+static void json_close(ls_buf *b) { ls_buf_puts(b, "}\n"); }
+
+static void why_name(ls_buf *b, const ls_vm *vm, const ls_origin *o) {
+    if (o->why != LS_WHY_DONE) {
+        ls_buf_puts(b, why_text[o->why]);
+    } else if (o->done_task) {
+        task_name(b, vm, o->done_task);
+        ls_buf_puts(b, " finishing");
+    } else {
+        ls_buf_printf(b, "future #%u completing", o->future);
+    }
+}
+
+static void origin_text(ls_buf *b, const ls_vm *vm, const ls_origin *o) {
+    if (o->why == LS_WHY_RUNNER) {
+        ls_buf_puts(b, "scheduled by asyncio.run");
+        return;
+    }
+    ls_buf_printf(b, "scheduled in iteration %llu by ", (unsigned long long)o->iter);
+    task_name(b, vm, o->task);
+    if (o->line) ls_buf_printf(b, " at line %d", o->line);
+    ls_buf_puts(b, " (");
+    why_name(b, vm, o);
+    ls_buf_putc(b, ')');
+}
+
+static void origin_json(ls_buf *b, const ls_origin *o) {
+    ls_buf_printf(b, ",\"origin\":{\"iteration\":%llu,\"task\":", (unsigned long long)o->iter);
+    if (o->task) ls_buf_printf(b, "\"Task-%lld\"", (long long)o->task);
+    else ls_buf_puts(b, "null");
+    ls_buf_printf(b, ",\"line\":%d,\"why\":\"%s\"}", o->line, why_text[o->why]);
+}
+
+void ls_explain_iteration(ls_vm *vm, size_t nready) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "iteration");
+        ls_buf_printf(b, ",\"ready\":%zu", nready);
+        json_close(b);
+        return;
+    }
+    ls_buf_printf(b, "iteration %llu at t=%g: %zu handle%s ready\n",
+                  (unsigned long long)vm->loop.iterations, vm->loop.now, nready, nready == 1 ? "" : "s");
+}
+
+void ls_explain_handle(ls_vm *vm, const ls_handle *h) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    ls_buf name = {0};
+    handle_name(&name, vm, h);
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "handle");
+        json_str(b, "kind", handle_kind(h));
+        json_str(b, "handle", ls_buf_cstr(&name));
+        ls_buf_printf(b, ",\"cancelled\":%s", h->cancelled ? "true" : "false");
+        origin_json(b, &h->origin);
+        json_close(b);
+    } else {
+        indent(vm, 1);
+        ls_buf_printf(b, "%s%s [", ls_buf_cstr(&name), h->cancelled ? ": cancelled, skipped" : "");
+        origin_text(b, vm, &h->origin);
+        ls_buf_puts(b, "]\n");
+    }
+    ls_buf_free(&name);
+}
+
+void ls_explain_origin(ls_vm *vm, ls_handle *h, int why, const ls_future *done) {
+    if (!vm->explain) return;
+    ls_origin *o = &h->origin;
+    o->iter = vm->loop.iterations;
+    o->task = vm->loop.current ? vm->loop.current->id : 0;
+    o->line = ls_explain_line(vm);
+    o->why = (uint8_t)why;
+    o->future = done ? done->id : 0;
+    o->done_task = done && done->hdr.kind == LS_O_TASK ? ((const ls_task *)done)->id : 0;
+    if (why == LS_WHY_RUNNER) return;
+    ls_buf *b = &vm->explain_out;
+    ls_buf name = {0};
+    handle_name(&name, vm, h);
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "schedule");
+        json_str(b, "kind", handle_kind(h));
+        json_str(b, "handle", ls_buf_cstr(&name));
+        ls_buf w = {0};
+        why_name(&w, vm, o);
+        json_str(b, "why", ls_buf_cstr(&w));
+        ls_buf_free(&w);
+        ls_buf_printf(b, ",\"line\":%d", o->line);
+        if (h->timer) ls_buf_printf(b, ",\"at\":%.9g", h->when);
+        else ls_buf_printf(b, ",\"for_iteration\":%llu", (unsigned long long)vm->loop.iterations + 1);
+        json_close(b);
+    } else {
+        indent(vm, 2);
+        if (o->line) ls_buf_printf(b, "line %d: ", o->line);
+        why_name(b, vm, o);
+        ls_buf_printf(b, " schedules %s ", ls_buf_cstr(&name));
+        if (h->timer) ls_buf_printf(b, "at t=%g\n", h->when);
+        else ls_buf_printf(b, "for iteration %llu\n", (unsigned long long)vm->loop.iterations + 1);
+    }
+    ls_buf_free(&name);
+}
+
+void ls_explain_create(ls_vm *vm, const ls_task *t, bool eager) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    int line = ls_explain_line(vm);
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "create");
+        ls_buf_printf(b, ",\"new_task\":\"Task-%lld\",\"coroutine\":", (long long)t->id);
+        ls_buf_json(b, t->coro->proto->name, strlen(t->coro->proto->name));
+        ls_buf_printf(b, ",\"line\":%d,\"eager\":%s", line, eager ? "true" : "false");
+        json_close(b);
+        return;
+    }
+    indent(vm, 2);
+    if (line) ls_buf_printf(b, "line %d: ", line);
+    ls_buf_puts(b, "create_task makes ");
+    task_name(b, vm, t->id);
+    ls_buf_printf(b, " for %s()%s\n", t->coro->proto->name,
+                  eager ? ": eager, its first step runs now, inside create_task" : "");
+}
+
+void ls_explain_resume(ls_vm *vm, const ls_task *t, const ls_frame *f, bool throwing) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    bool start = f->state == LS_FRAME_CREATED;
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "resume");
+        ls_buf_printf(b, ",\"step_of\":\"Task-%lld\",\"function\":", (long long)t->id);
+        ls_buf_json(b, f->proto->name, strlen(f->proto->name));
+        ls_buf_printf(b, ",\"line\":%d,\"start\":%s,\"throw\":%s", start ? 0 : frame_line(f),
+                      start ? "true" : "false", throwing ? "true" : "false");
+        json_close(b);
+        return;
+    }
+    indent(vm, 2);
+    task_name(b, vm, t->id);
+    if (start) ls_buf_printf(b, " starts %s()", f->proto->name);
+    else ls_buf_printf(b, " resumes %s() at line %d", f->proto->name, frame_line(f));
+    ls_buf_puts(b, throwing ? ", throwing CancelledError in\n" : "\n");
+}
+
+void ls_explain_suspend(ls_vm *vm, const ls_task *t, const ls_frame *f, ls_value on) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    ls_buf what = {0};
+    if (ls_is_future(on)) {
+        ls_future *fut = (ls_future *)on.u.o;
+        ls_buf_puts(&what, "waits on ");
+        future_name(&what, vm, fut);
+        if (fut->hdr.kind == LS_O_TASK) ls_buf_puts(&what, ": it resumes one iteration after that task finishes");
+        else if (fut->hdr.kind == LS_O_GATHER) ls_buf_puts(&what, ": its children finishing complete it");
+        else if (fut->timer) ls_buf_printf(&what, ": a timer at t=%g resolves it", fut->timer->when);
+        else ls_buf_puts(&what, ": whoever calls set_result, set_exception or cancel on it");
+    } else {
+        ls_buf_puts(&what, "yields (a bare yield): its next step is one iteration later");
+    }
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "suspend");
+        ls_buf_printf(b, ",\"step_of\":\"Task-%lld\",\"function\":", (long long)t->id);
+        ls_buf_json(b, f->proto->name, strlen(f->proto->name));
+        ls_buf_printf(b, ",\"line\":%d", frame_line(f));
+        json_str(b, "reason", ls_buf_cstr(&what));
+        json_close(b);
+    } else {
+        indent(vm, 2);
+        ls_buf_printf(b, "line %d: ", frame_line(f));
+        task_name(b, vm, t->id);
+        ls_buf_printf(b, " %s\n", ls_buf_cstr(&what));
+    }
+    ls_buf_free(&what);
+}
+
+void ls_explain_finish(ls_vm *vm, const ls_task *t, int outcome, ls_value v) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    ls_buf what = {0};
+    if (outcome == 2) {
+        ls_buf_puts(&what, "is cancelled");
+    } else if (outcome == 1) {
+        ls_buf_printf(&what, "raises %s: ", ls_type_name(v));
+        ls_str_of(&what, v, false);
+    } else {
+        ls_buf_puts(&what, "returns ");
+        ls_str_of(&what, v, true);
+    }
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "finish");
+        ls_buf_printf(b, ",\"finished\":\"Task-%lld\"", (long long)t->id);
+        json_str(b, "outcome", ls_buf_cstr(&what));
+        json_close(b);
+    } else {
+        indent(vm, 2);
+        task_name(b, vm, t->id);
+        ls_buf_printf(b, " %s\n", ls_buf_cstr(&what));
+    }
+    ls_buf_free(&what);
+}
+
+void ls_explain_log(ls_vm *vm, const char *line, size_t n) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    int src = ls_explain_line(vm);
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "log");
+        ls_buf_puts(b, ",\"text\":");
+        ls_buf_json(b, line, n);
+        ls_buf_printf(b, ",\"line\":%d", src);
+        if (vm->running) {
+            ls_buf name = {0};
+            handle_name(&name, vm, vm->running);
+            json_str(b, "handle", ls_buf_cstr(&name));
+            origin_json(b, &vm->running->origin);
+            ls_buf_free(&name);
+        }
+        json_close(b);
+        return;
+    }
+    indent(vm, 2);
+    ls_buf_puts(b, "log: ");
+    ls_buf_putn(b, line, n);
+    if (src) ls_buf_printf(b, "    (line %d)", src);
+    ls_buf_putc(b, '\n');
+}
+
+void ls_explain_phase(ls_vm *vm, const char *what) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "phase");
+        json_str(b, "what", what);
+        json_close(b);
+        return;
+    }
+    ls_buf_printf(b, "-- %s\n", what);
+}

@@ -122,7 +122,18 @@ static void origin_text(ls_buf *b, const ls_vm *vm, const ls_origin *o) {
         ls_buf_puts(b, "scheduled by asyncio.run");
         return;
     }
-    ls_buf_printf(b, "scheduled in iteration %llu by ", (unsigned long long)o->iter);
+    ls_buf_printf(b, "scheduled in iteration %llu ", (unsigned long long)o->iter);
+    if (o->why == LS_WHY_DONE && !o->line) {   /* a task finishing, or a callback */
+        ls_buf_puts(b, "when ");
+        if (o->done_task) {
+            task_name(b, vm, o->done_task);
+            ls_buf_puts(b, " finished");
+        } else {
+            ls_buf_printf(b, "future #%u completed", o->future);
+        }
+        return;
+    }
+    ls_buf_puts(b, "by ");
     task_name(b, vm, o->task);
     if (o->line) ls_buf_printf(b, " at line %d", o->line);
     ls_buf_puts(b, " (");

@@ -20,3 +20,15 @@ def test_explanation_logs_are_the_trace():
                                                     text=True, timeout=60).stdout.splitlines()]
     assert [e["text"] for e in events if e["event"] == "log"] == trace
     assert {"iteration", "handle", "resume", "suspend", "schedule", "log"} <= {e["event"] for e in events}
+
+
+def test_diff_reasons_name_iteration_task_and_origin():
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "harness"))
+    from casekit import explain
+    model = os.path.join(ROOT, "model", "loopspec-model")
+    case = os.path.join(ROOT, "cases", "seeds", "001-case1-await-runs-before-earlier-task.case")
+    got = explain.for_lines(explain.reasons(model, case, "asyncio"), ["await", "create_task"])
+    assert got[0].startswith("expected in iteration 1: Task-1 logs it at line 7")
+    assert "in Task-2 step, scheduled in iteration 1 by Task-1 at line 11 (create_task)" in got[1]
+    assert explain.for_lines([], ["x"]) == [None]

@@ -1,6 +1,7 @@
 # loopspec: conformance and benchmark suite for asyncio-style event loops.
 #
-#   make report   build the model and check every case under every profile
+#   make report   conformance and benchmarks on every implementation here, the
+#                 model on every case, plots: results/report.md and .html
 #   make check    the tests: unit tests, the model on every case under ASan
 #                 and UBSan, the harness's own tests
 #   make deps     install what is missing (Debian packages, npm packages)
@@ -27,7 +28,7 @@ TEST_BIN := $(patsubst model/tests/%.c,$(ASN)/%,$(TESTS))
 MODEL   := model/loopspec-model
 MODEL_ASAN := $(ASN)/loopspec-model
 
-.PHONY: all deps model check unit-tests model-cases harness-tests report bench-model clean \
+.PHONY: all deps model check unit-tests model-cases harness-tests report bench-model clean floor \
         fuzz-parser fuzz-run
 
 all: model
@@ -70,14 +71,25 @@ model-cases: $(MODEL_ASAN)
 	    $(filter-out cases/bench/,$(sort $(wildcard cases/*/)))
 
 harness-tests: $(MODEL)
-	$(PYTHON) -m pytest -q harness/tests
+	$(PYTHON) -m pytest -q harness/tests tools/tests
 
 check: deps
 	@$(MAKE) --no-print-directory unit-tests model-cases harness-tests
 
+# The report (tools/make_report.py): conformance, benchmarks, timer latency,
+# whole-process times and plots on every implementation installed here;
+# results/report.md and results/report.html.
 report: deps
-	@$(MAKE) --no-print-directory model
-	@$(PYTHON) tools/report.py
+	@$(MAKE) --no-print-directory model floor
+	@$(PYTHON) tools/make_report.py
+
+# The C floor of a sleep(0) switch (tools/floor.c), for the report.
+FLOOR := model/build/floor
+floor: $(FLOOR)
+
+$(FLOOR): tools/floor.c
+	@mkdir -p model/build
+	$(CC) $(WARN) $(CFLAGS) -o $@ $<
 
 bench-model: deps
 	@$(MAKE) --no-print-directory model

@@ -16,6 +16,11 @@ hyphen-separated word of the case id (`r/c-crash` crashes):
   error      an error reply
   flaky      alternates between the trace and the trace reversed
   reversed   the trace reversed (a FAIL)
+  notime     a bench request gets no elapsed_ns
+
+A request with `"bench": true` gets `elapsed_ns`: 1000000 times the
+request's id (so the runs differ and the statistics can be checked).  A
+latency request gets, for each delay d, the lateness d*10+1 .. d*10+samples us.
 
 Options: --bad-ready (the ready line is garbage), --features A,B (the
 ready line's features; default '*'), --log FILE (append each case id
@@ -57,6 +62,15 @@ def main(argv):
     count = 0
     for line in sys.stdin:
         request = json.loads(line)
+        if "latency" in request and "program" not in request:
+            spec = request["latency"]
+            rows = [[d * 10 + k + 1 for k in range(spec["samples"])]
+                    for d in spec["delays_ms"]]
+            out.write(json.dumps({"id": request["id"], "latency": {
+                "delays_ms": spec["delays_ms"], "samples": spec["samples"],
+                "late_us": rows, "clock": "fake"}}) + "\n")
+            out.flush()
+            continue
         case = request["case"]
         if log_file:
             with open(log_file, "a") as f:
@@ -64,6 +78,8 @@ def main(argv):
         mode = case.rsplit("/", 1)[-1].split("-")[-1]
         trace = LOG_RE.findall(request.get("program", ""))
         reply = {"id": request["id"], "case": case, "trace": trace}
+        if request.get("bench") is True and mode != "notime":
+            reply["elapsed_ns"] = 1000000 * request["id"]
         if mode == "hang":
             time.sleep(3600)
         elif mode == "crash":

@@ -20,8 +20,10 @@ set terminal svg size 1100,520 dynamic enhanced font "DejaVu Sans,11" background
 set output outfile
 set title "Timer lateness: how late sleep(d) wakes (box p25-p75, whiskers p5-p95, bar the median)"
 sl(v) = (v >= 0 ? 1 : -1) * log10(1 + abs(v))
-set ytics ("-1 ms" sl(-1000), "-100 µs" sl(-100), "-10 µs" sl(-10), "0" 0, \
-           "10 µs" sl(10), "100 µs" sl(100), "1 ms" sl(1000), "10 ms" sl(10000))
+set ytics ("-10 ms" sl(-10000), "-1 ms" sl(-1000), "-100 µs" sl(-100), "-10 µs" sl(-10), \
+           "0" 0, "10 µs" sl(10), "100 µs" sl(100), "1 ms" sl(1000), "10 ms" sl(10000), \
+           "100 ms" sl(100000))
+set yrange [sl(-10000):sl(30000)]
 set ylabel "lateness (symmetric log scale)"
 set grid ytics
 set xrange [-0.6:nimpls-0.4]

@@ -29,7 +29,7 @@ set x2tics rotate by 35 left scale 0 font ",10"
 set ytics scale 0 font ",8"
 set tmargin 10
 set lmargin 62
-set rmargin 16
+
 unset grid
 set key outside right top vertical Left reverse samplen 1 title "status"
 set style fill solid 1.0 noborder

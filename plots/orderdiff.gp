@@ -2,7 +2,8 @@
 # the expected trace against its position in the actual one.  A trace in the
 # expected order lies on the diagonal; a reordering shows as points off it;
 # an expected line that never came sits on the bottom row (actual position
-# 0), an unexpected line on the left column (expected position 0).
+# "none", its text upwards), an unexpected line on the left column
+# (expected position "none").
 #
 #   gnuplot -e 'datafile="x.dat"; outfile="x.svg"; titletext="case on impl"; npos=6' \
 #           plots/orderdiff.gp
@@ -34,5 +35,7 @@ plot x with lines dt 2 lc rgb "#999999" title "in order", \
      datafile using ($3 == 0 ? $1 : NaN):2 with points pt 7 ps 1.1 lc rgb "#1f77b4" title "line", \
      datafile using ($3 == 1 ? $1 : NaN):2 with points pt 6 ps 1.3 lc rgb "#d62728" title "missing", \
      datafile using ($3 == 2 ? $1 : NaN):2 with points pt 4 ps 1.3 lc rgb "#ff7f0e" title "unexpected", \
-     datafile using 1:2:(npos <= 30 ? stringcolumn(4) : "") with labels left offset 0.8,0 \
-         font ",8" tc rgb "#444444" noenhanced notitle
+     datafile using 1:($3 == 1 ? NaN : $2):(npos <= 30 ? stringcolumn(4) : "") with labels \
+         left offset 0.8,0 font ",8" tc rgb "#444444" noenhanced notitle, \
+     datafile using 1:($3 == 1 ? $2 : NaN):(npos <= 30 ? stringcolumn(4) : "") with labels \
+         rotate by 90 left offset 0,0.9 font ",8" tc rgb "#a33" noenhanced notitle

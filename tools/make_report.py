@@ -53,7 +53,6 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import plotdata  # noqa: E402
-import report as model_report  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 LOOPSPEC = os.path.join(ROOT, "harness", "loopspec")
@@ -425,6 +424,21 @@ def targets(bench, floor, memory):
     return rows
 
 
+def latency_notes(latency, late_us=500.0):
+    """Plain statements on the latency medians: early wake-ups, and late ones
+    (more than `late_us`)."""
+    notes = []
+    for e in latency.get("latency", []):
+        med = e["late_us"]["median"]
+        if med < 0:
+            notes.append("%s wakes `sleep(%g ms)` %s µs early" % (e["impl"], e["delay_ms"],
+                                                                fmt_us(-med)))
+        elif med > late_us:
+            notes.append("%s wakes `sleep(%g ms)` %s µs late" % (e["impl"], e["delay_ms"],
+                                                               fmt_us(med)))
+    return notes
+
+
 def area_of(case_id):
     return case_id.split("/", 1)[0]
 
@@ -696,6 +710,9 @@ def build(results_dir, steps=None):
                            fmt_us(s["max"])])
         B.append(("table", ["implementation", "d (ms)", "min µs", "median µs", "p95 µs",
                             "p99 µs", "max µs"], rows_l))
+        notes = latency_notes(latency)
+        if notes:
+            B.append(("p", "What stands out (medians): " + "; ".join(notes) + "."))
         if latency.get("skipped"):
             B.append(("p", "Not measured: " + "; ".join(
                 "%s (%s)" % (s["impl"], s["why"]) for s in latency["skipped"]) + "."))

@@ -207,6 +207,14 @@ def test_render_writes_markdown_and_self_contained_html(tmp_path):
     assert 'title="tiny lacks Future"' in page
 
 
+def test_latency_notes_name_early_and_late_wake_ups(tmp_path):
+    latency = json.loads((fake_results(tmp_path) / "latency.json").read_text())
+    latency["latency"][0]["late_us"]["median"] = 968.5
+    assert make_report.latency_notes(latency) == [
+        "cpython-3.11 wakes `sleep(0 ms)` 968.5 µs late",
+        "webloop wakes `sleep(1 ms)` 900.0 µs early"]
+
+
 def test_render_without_results_says_what_is_missing(tmp_path):
     md, page = make_report.render(str(tmp_path), steps={})
     assert "No conformance results" in md and "No benchmark results" in md

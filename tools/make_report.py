@@ -204,8 +204,12 @@ class Context:
         return os.path.join(self.results, name)
 
     def record(self, step, status, seconds, note=""):
+        try:
+            load = round(os.getloadavg()[0], 2)
+        except OSError:
+            load = None
         self.steps[step] = {"ok": status == 0, "status": status,
-                            "seconds": round(seconds, 1), "note": note}
+                            "seconds": round(seconds, 1), "note": note, "load": load}
         say("report: %-12s %s in %.0fs%s" % (step, "ok" if status == 0 else "FAILED",
                                            seconds, (": " + note) if note else ""))
 
@@ -755,8 +759,12 @@ def build(results_dir, steps=None):
 
     if steps:
         B.append(("h", 2, "How this report was made"))
-        B.append(("table", ["step", "ok", "seconds", "note"],
+        B.append(("p", "Load: the machine's one-minute load average when the step ended "
+                  "(%s cores); a load above the core count means other work shared the "
+                  "machine and slowed the measurements." % info.get("cores")))
+        B.append(("table", ["step", "ok", "seconds", "load", "note"],
                   [[n, "yes" if s.get("ok") else "no", "%.0f" % s.get("seconds", 0),
+                    "-" if s.get("load") is None else "%.1f" % s["load"],
                     s.get("note", "")] for n, s in steps.items()]))
     B.append(("p", "Reproduce: `make report` (installs what is missing with `make deps`). "
               "One part: `harness/loopspec bench`, `harness/loopspec latency`, "

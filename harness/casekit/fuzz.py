@@ -58,8 +58,13 @@ DEFAULT_TIMEOUT = 10.0      # seconds for one run on the implementation
 DEFAULT_SHRINK_TESTS = 400  # runs of both sides per shrink at most
 MAX_ATTEMPTS = 40           # generation attempts per program before giving up
 
-# Implementations whose Task.cancel() takes no message (results/expectations).
-NO_CANCEL_MESSAGE = {"micropython"}
+# What the generator leaves out on some implementations, because a known
+# difference would show in nearly every program and hide everything else:
+# MicroPython's Task.cancel() takes no message (results/expectations), and
+# its exception reprs differ (`Error('x',)`; also `CancelledError()` where
+# CPython's gather gives `CancelledError('')`), so programs log str(e) and
+# do not log lists that may hold exceptions there.
+LIMITS = {"micropython": {"cancel_message": False, "reprs": False}}
 
 OBJECTS = {"lock": ("Lock()", "Lock"), "ev": ("Event()", "Event"),
            "q": ("Queue()", "Queue"), "fut": ("Future()", "Future")}
@@ -268,16 +273,17 @@ def count_stmts(stmts):
 class Features:
     """What the generator may use on one implementation."""
 
-    def __init__(self, available=None, cancel_message=True):
+    def __init__(self, available=None, cancel_message=True, reprs=True):
         self.available = set(available) if available is not None else {"*"}
         self.cancel_message = cancel_message
+        self.reprs = reprs
 
     def has(self, feature):
         return "*" in self.available or feature in self.available
 
     @classmethod
     def for_impl(cls, impl):
-        return cls(impl.features, impl.name not in NO_CANCEL_MESSAGE)
+        return cls(impl.features, **LIMITS.get(impl.name, {}))
 
 
 class _Ctx:
@@ -337,6 +343,10 @@ class Generator:
             if x <= 0:
                 return k
         return items[-1][1]
+
+    def exc(self):
+        """How a handler logs its exception `e`."""
+        return "repr(e)" if self.f.reprs else "str(e)"
 
     def delay(self):
         """A delay not used yet in this program, if possible."""
@@ -564,7 +574,7 @@ class Generator:
         """Wrap `s` in try/except Error in main when a callee may raise."""
         if ctx.role == "main" and any(self.may_raise.get(c) for c in callees):
             return Stmt([("try:", [s]), ("except Error as e:",
-                                         [self.log(ctx, "repr(e)", uses={"e"})])],
+                                         [self.log(ctx, self.exc(), uses={"e"})])],
                         defines={"e"})
         return s
 
@@ -574,6 +584,8 @@ class Generator:
         args = ", ".join("%s(%s)" % (c, self.call_arg(ctx)) for c in callees)
         rex = self.chance(0.5)
         text = "await gather(%s%s)" % (args, ", return_exceptions=True" if rex else "")
+        if rex and not self.f.reprs:
+            return S(text, set(callees))
         s = S('log("%s", %s)' % (self.label(ctx), text), set(callees),
               simpler=[S(text, set(callees))])
         if rex:
@@ -661,8 +673,7 @@ class Generator:
     def s_raise_guarded(self, ctx):
         # a raise inside a try that catches it (the try adds the handler)
         body = [self.log(ctx), S('raise Error("%s")' % self.label(ctx))]
-        return Stmt([("try:", body), ("except Error as e:", [self.log(ctx, "repr(e)",
-                                                                      uses={"e"})])],
+        return Stmt([("try:", body), ("except Error as e:", [self.log(ctx, self.exc(), uses={"e"})])],
                     defines={"e"})
 
     def s_ev_wait(self, ctx):
@@ -757,9 +768,8 @@ class Generator:
                 text = "await %s" % picked[0]
             inner = S('log("%s", %s)' % (self.label(ctx), text), set(picked))
             clauses = [("try:", [inner]),
-                       ("except Error as e:", [self.log(ctx, "repr(e)", uses={"e"})]),
-                       ("except CancelledError as e:", [self.log(ctx, "repr(e)",
-                                                                 uses={"e"})])]
+                       ("except Error as e:", [self.log(ctx, self.exc(), uses={"e"})]),
+                       ("except CancelledError as e:", [self.log(ctx, self.exc(), uses={"e"})])]
             return Stmt(clauses, defines={"e"})
         if kind == "task_cb":
             t = self.r.choice(tasks)
@@ -811,7 +821,11 @@ class Generator:
         if len(awaited) >= 1 and self.chance(0.25):
             awaited.remove(self.r.choice(awaited))   # one leftover for the teardown
         if awaited:
-            if self.f.has("gather") and self.chance(0.5):
+            if self.f.has("gather") and self.chance(0.5) and not self.f.reprs:
+                out.append(Stmt("await gather({}, return_exceptions=True)",
+                                names=list(awaited),
+                                template="await gather({}, return_exceptions=True)"))
+            elif self.f.has("gather") and self.chance(0.5) and self.f.reprs:
                 out.append(Stmt('log("main rs", await gather({}, return_exceptions=True))',
                                 names=list(awaited),
                                 template='log("%s", await gather({}, return_exceptions=True))'
@@ -821,9 +835,9 @@ class Generator:
                     label = self.label(ctx)
                     out.append(Stmt([("try:", [S('log("%s", await %s)' % (label, t), {t})]),
                                      ("except Error as e:",
-                                      [S('log("%s error", repr(e))' % label, {"e"})]),
+                                      [S('log("%s error", %s)' % (label, self.exc()), {"e"})]),
                                      ("except CancelledError as e:",
-                                      [S('log("%s cancelled", repr(e))' % label, {"e"})])],
+                                      [S('log("%s cancelled", %s)' % (label, self.exc()), {"e"})])],
                                     {t}, {"e"}))
         out.append(self.log(ctx))
         if self.chance(0.08):
@@ -847,11 +861,11 @@ def case_text(program_text, profile, title="loopspec fuzz program",
               source="loopspec fuzz", comment=(), expect=()):
     """A whole case file: header, comment lines, program, expect block."""
     head = HEADER % (title, source, profile)
-    body = "".join("# %s\n" % c if c else "#\n" for c in comment)
+    body = "".join(("# %s" % c).rstrip() + "\n" if c else "#\n" for c in comment)
     if comment:
         body += "\n"
     text = head + body + program_text.rstrip("\n") + "\n\nexpect:\n"
-    text += "".join("    %s\n" % line for line in expect)
+    text += "".join("    %s\n" % line.strip() for line in expect)
     return text
 
 
@@ -988,6 +1002,35 @@ def first_divergence(expected, actual):
         if e != a:
             return i, e, a
     return None
+
+
+LABEL_RE = re.compile(r"\b(?:main|h\d+|w\d+|cb\d+|dcb\d+) \d+(?: error| cancelled)?")
+SHRINK_PER_SIGNATURE = 2
+
+
+def normalize_line(line):
+    """A trace line without its label and the texts inside quotes."""
+    line = re.sub(r"'[^']*'|\"[^\"]*\"", "''", line)
+    line = LABEL_RE.sub("L", line)
+    return re.sub(r"\d+", "0", line)
+
+
+def signature(kind, expected, actual, error=""):
+    """What identifies a divergence's mechanism well enough to skip shrinking
+    its repeats, or None (always shrink): the kind and the normalized error
+    for TIMEOUT, CRASH and ERROR; for a trace difference whose first
+    diverging lines differ in more than labels (a value such as a repr), the
+    two lines normalized.  Differences in order alone are always shrunk."""
+    if kind != "FAIL":
+        first = (error or "").strip().split("\n")[0]
+        return (kind, normalize_line(re.sub(r"\S+\.case:\d+(:\d+)?", "CASE", first)))
+    div = first_divergence(expected, actual)
+    if not div or div[1] is None or div[2] is None:
+        return None
+    e, a = normalize_line(div[1]), normalize_line(div[2])
+    if e == a:
+        return None
+    return ("FAIL", e, a)
 
 
 # -- the shrinker ----------------------------------------------------------------
@@ -1191,6 +1234,7 @@ class Fuzz:
         self.malformed = []     # generator bugs: programs the model rejected
         self.gave_up = 0
         self.shrunk = {}        # shrunk program text -> case path
+        self.signatures = {}    # signature() -> case paths shrunk for it
         self.stats = {"model_s": 0.0, "impl_s": 0.0, "shrink_s": 0.0}
         self._lock = threading.Lock()
 
@@ -1293,6 +1337,16 @@ class Fuzz:
 
     def divergence(self, runner, index, attempt, prog, text, mr, status, trace, error):
         kind = self.kind_of(status, mr.trace, trace)
+        sig = signature(kind, mr.trace, trace, error)
+        if sig is not None and len(self.signatures.get(sig, ())) >= SHRINK_PER_SIGNATURE:
+            entry = {"expected": mr.trace, "actual": trace, "status": kind,
+                     "program": index, "attempt": attempt, "seed": self.seed,
+                     "impl": self.impl.name, "profile": self.profile,
+                     "case": self.signatures[sig][0], "duplicate": True, "shrunk": False}
+            if error:
+                entry["error"] = error
+            self.divergences.append(entry)
+            return
         shrink_path = os.path.join(self.work, "shrink-%d.case" % index)
         last = {}
 
@@ -1334,6 +1388,8 @@ class Fuzz:
         else:
             entry["case"] = self.write_case(index, program_text, expected, actual, st, err)
             self.shrunk[program_text] = entry["case"]
+        if sig is not None:
+            self.signatures.setdefault(sig, []).append(entry["case"])
         self.divergences.append(entry)
 
     def write_case(self, index, program_text, expected, actual, status, error):
@@ -1362,7 +1418,7 @@ class Fuzz:
             a = actual[i] if i < len(actual) else ""
             mark = " " if (i < len(expected) and i < len(actual) and e.strip() == a.strip()) \
                 else "*"
-            comment.append("%s | %s %s" % (e.ljust(width), a, mark).rstrip())
+            comment.append(("%s | %s %s" % (e.ljust(width), a, mark)).rstrip())
         if status != "ok":
             comment.append("%s: %s" % (status, (error or "").split("\n")[0][:300]))
         text = case_text(program_text, self.profile, title=title,
@@ -1509,8 +1565,14 @@ def summary(doc, fz=None):
             where = ": line %d, model %r, %s %r" % (div[0] + 1, div[1], d["impl"], div[2])
         elif d.get("error"):
             where = ": " + d["error"].split("\n")[0][:160]
+        if d.get("shrunk") is False:
+            continue
         out.append("%s %s%s%s" % (d["status"], os.path.relpath(d["case"]),
                                   " (same as above)" if d.get("duplicate") else "", where))
+    repeats = sum(1 for d in doc["divergences"] if d.get("shrunk") is False)
+    if repeats:
+        out.append("%d more divergences repeat a mechanism shrunk twice already (not shrunk)"
+                   % repeats)
     if doc["malformed"]:
         out.append("generator bug: %d programs rejected by the model, e.g. %s"
                    % (len(doc["malformed"]), doc["malformed"][0]["error"].split("\n")[0]))

@@ -15,7 +15,7 @@ in the report; the others still run.  Results go to DIR (default results/):
                conformance.xml, conformance.txt
   bench        `harness/loopspec bench --impl all` on cases/bench/ (K runs after
                a warm-up, default 5; at most S seconds of timed runs per case and
-               implementation, default 5; N implementations at a time, default
+               implementation, default 4; N implementations at a time, default
                2): bench.json, bench.txt
   latency      `harness/loopspec latency` on the real-time loops (N samples per
                delay, default 100): latency.json, latency.txt
@@ -190,7 +190,7 @@ def fmt_us(value):
 class Context:
     """Options and the record of the steps (results/steps.json)."""
 
-    def __init__(self, results, repeat=5, max_seconds=5.0, jobs=2, samples=100,
+    def __init__(self, results, repeat=5, max_seconds=4.0, jobs=2, samples=100,
                  hyperfine_runs=2):
         self.results = results
         self.repeat = repeat

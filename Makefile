@@ -118,7 +118,7 @@ model/build/fuzz_%: model/fuzz/fuzz_%.c $(FUZZ_SRC) $(HDR) $(GEN)/prelude.inc
 
 fuzz-parser fuzz-run: fuzz-%: model/build/fuzz_%
 	@mkdir -p model/fuzz/corpus-$*
-	@cp -n $$(find cases model/tests/programs -name '*.case') model/fuzz/corpus-$*/ 2>/dev/null || true
+	@cp -n $$(find cases model/tests/programs -name '*.case') model/fuzz/regressions/* model/fuzz/corpus-$*/ 2>/dev/null || true
 	model/build/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	    -rss_limit_mb=2048 model/fuzz/corpus-$*
 

@@ -75,7 +75,10 @@ static ls_node *sub_expr(parser *p, const char *src, int n, int line, int col) {
     q.a = p->a;
     q.e = p->e;
     q.depth = p->depth;
-    if (ls_lex(p->path, src, (size_t)n, line, col - 1, &q.toks, p->e) < 0) return NULL;
+    if (ls_lex(p->path, src, (size_t)n, line, col - 1, &q.toks, p->e) < 0) {
+        ls_tokens_free(&q.toks);
+        return NULL;
+    }
     ls_node *r = NULL;
     if (q.toks.n <= 1) {
         ls_error_at(p->e, p->path, line, col, "empty expression in f-string");

@@ -67,7 +67,8 @@ MAX_ATTEMPTS = 40           # generation attempts per program before giving up
 LIMITS = {"micropython": {"cancel_message": False, "reprs": False}}
 
 OBJECTS = {"lock": ("Lock()", "Lock"), "ev": ("Event()", "Event"),
-           "q": ("Queue()", "Queue"), "fut": ("Future()", "Future")}
+           "q": ("Queue()", "Queue"), "fut": ("Future()", "Future"),
+           "sem": ("Semaphore(2)", "Semaphore")}
 
 
 # -- the program tree ------------------------------------------------------------
@@ -423,6 +424,10 @@ class Generator:
             return S("ev.set()", {"ev"})
         if what == "q":
             return S('q.put_nowait("%s")' % self.label(ctx), {"q"})
+        if self.chance(0.25):
+            return Stmt([("if not fut.done():",
+                          [S('fut.set_exception(Error("%s"))' % self.label(ctx), {"fut"})])],
+                        {"fut"})
         return Stmt([("if not fut.done():", [S('fut.set_result("%s")' % self.label(ctx),
                                                 {"fut"})])], {"fut"})
 
@@ -484,10 +489,16 @@ class Generator:
     def cancel_guard(self, ctx, body):
         handler = [self.log(ctx, "str(e)", uses={"e"}) if self.f.cancel_message
                    else self.log(ctx)]
+        current = self.f.has("current_task") and self.f.has(".cancelling")
+        if current and self.chance(0.3):
+            handler.append(self.log(ctx, "current_task().cancelling()"))
         if self.chance(0.6):
             handler.append(S("raise"))
-        elif self.chance(0.4):
-            handler.append(S("await sleep(0)"))
+        else:
+            if current and self.chance(0.3):
+                handler.append(self.log(ctx, "current_task().uncancel()"))
+            if self.chance(0.4):
+                handler.append(S("await sleep(0)"))
         clauses = [("try:", body), ("except CancelledError as e:", handler)]
         if self.chance(0.4):
             clauses.append(("finally:", [self.log(ctx)]))
@@ -523,12 +534,20 @@ class Generator:
             (0.4 if "fut" in self.objs and any(k == "dcb" for _, k in self.callbacks) else 0,
              "fut_cb"),
             (0.3 if ctx.role != "main" else 0, "raise_guarded"),
+            (0.6 if ctx.callees and self.f.has("wait_for") and not ctx.in_lock
+             and self.can_timer(ctx) else 0, "wait_for"),
+            (0.5 if top and self.f.has("timeout") and not ctx.in_lock
+             and self.can_timer(ctx) else 0, "timeout"),
+            (0.6 if ctx.callees and self.f.has("shield") and not ctx.in_lock
+             and ctx.role != "main" else 0, "shield"),
+            (0.7 if ctx.callees and not ctx.in_lock else 0, "create_await"),
+            (0.7 if top and "sem" in self.objs and not ctx.in_lock else 0, "sem"),
         ]
         if ctx.role == "worker" and not ctx.in_lock:
             menu += [
-                (1.5 if "ev" in self.objs else 0, "ev_wait"),
-                (1.5 if "q" in self.objs else 0, "q_get"),
-                (1.2 if "fut" in self.objs else 0, "fut_wait"),
+                (3 if "ev" in self.objs else 0, "ev_wait"),
+                (3 if "q" in self.objs else 0, "q_get"),
+                (2.5 if "fut" in self.objs else 0, "fut_wait"),
             ]
         kind = self.pick(menu)
         return getattr(self, "s_" + kind)(ctx)
@@ -676,6 +695,43 @@ class Generator:
         return Stmt([("try:", body), ("except Error as e:", [self.log(ctx, self.exc(), uses={"e"})])],
                     defines={"e"})
 
+    def s_wait_for(self, ctx):
+        self.timers += ctx.loops
+        callee = self.r.choice(ctx.callees)
+        inner = S('log("%s", await wait_for(%s(%s), %s))' % (
+            self.label(ctx), callee, self.call_arg(ctx), self.delay()), {callee})
+        s = Stmt([("try:", [inner]), ("except TimeoutError:", [self.log(ctx)])])
+        return self.guard_error(ctx, s, [callee])
+
+    def s_timeout(self, ctx):
+        self.timers += ctx.loops
+        inner = ctx.deeper()
+        body = self.block(inner, self.r.randint(1, 3))
+        clauses = [("try:", [Stmt([("async with timeout(%s):" % self.delay(), body)])]),
+                   ("except TimeoutError:", [self.log(ctx)])]
+        if ctx.role == "main":
+            clauses.append(("except Error as e:", [self.log(ctx, self.exc(), uses={"e"})]))
+            return Stmt(clauses, defines={"e"})
+        return Stmt(clauses)
+
+    def s_shield(self, ctx):
+        callee = self.r.choice(ctx.callees)
+        return S('log("%s", await shield(%s(%s)))' % (self.label(ctx), callee,
+                                                       self.call_arg(ctx)), {callee})
+
+    def s_create_await(self, ctx):
+        callee = self.r.choice(ctx.callees)
+        maker = "ensure_future" if self.f.has("ensure_future") and self.chance(0.3) \
+            else "create_task"
+        s = S('log("%s", await %s(%s(%s)))' % (self.label(ctx), maker, callee,
+                                               self.call_arg(ctx)), {callee})
+        return self.guard_error(ctx, s, [callee])
+
+    def s_sem(self, ctx):
+        inner = ctx.deeper(in_lock=True)
+        body = [self.log(ctx)] + self.block(inner, self.r.randint(0, 2))
+        return Stmt([("async with sem:", body)], {"sem"})
+
     def s_ev_wait(self, ctx):
         if self.chance(0.5):
             return self.log(ctx, "await ev.wait()", uses={"ev"})
@@ -747,8 +803,45 @@ class Generator:
             (0.4 if "fut" in self.objs else 0, "fut_cancel"),
             (0.4 if any(k == "cb" for _, k in self.callbacks) and self.f.has("call_later")
              and self.can_timer(ctx) else 0, "handle"),
+            (0.5 if tasks and self.f.has("call_soon") else 0, "cancel_soon"),
+            (0.5 if free and self.f.has("wait") else 0, "wait"),
+            (0.5 if self.f.has("taskgroup") and self.quiet_helpers() else 0, "taskgroup"),
+            (0.4 if free and self.f.has("shield") else 0, "shield_task"),
         ]
         kind = self.pick(menu)
+        if kind == "cancel_soon":
+            t = self.r.choice(tasks)
+            if self.f.cancel_message and self.chance(0.4):
+                return S('call_soon(%s.cancel, "%s")' % (t, "m" + self.label(ctx).split()[-1]),
+                         {t}, simpler=[S("call_soon(%s.cancel)" % t, {t})])
+            return S("call_soon(%s.cancel)" % t, {t})
+        if kind == "wait":
+            picked = self.r.sample(free, min(len(free), self.r.choice((1, 2, 2))))
+            how = self.r.choice(("", ", return_when=FIRST_COMPLETED",
+                                 ", return_when=FIRST_EXCEPTION"))
+            return Stmt([("if True:", [
+                S("done, pending = await wait([%s]%s)" % (", ".join(picked), how),
+                  set(picked), {"done", "pending"}),
+                self.log(ctx, "len(done)", "len(pending)", uses={"done", "pending"})])])
+        if kind == "taskgroup":
+            quiet = self.quiet_helpers()
+            body = []
+            for _ in range(self.r.randint(1, 3)):
+                if self.chance(0.6):
+                    h = self.r.choice(quiet)
+                    body.append(S("tg.create_task(%s(%s))" % (h, self.call_arg(ctx)), {h, "tg"}))
+                else:
+                    body.append(self.r.choice((S("await sleep(0)"), S("await suspend()"),
+                                               self.log(ctx))))
+            return Stmt([("async with TaskGroup() as tg:", body)], defines={"tg"})
+        if kind == "shield_task":
+            t = self.r.choice(free)
+            inner = S('log("%s", await shield(%s))' % (self.label(ctx), t), {t})
+            return Stmt([("try:", [inner]),
+                         ("except Error as e:", [self.log(ctx, self.exc(), uses={"e"})]),
+                         ("except CancelledError as e:", [self.log(ctx, self.exc(),
+                                                                   uses={"e"})])],
+                        defines={"e"})
         if kind == "free":
             return self.statement(ctx)
         if kind == "cancel":
@@ -756,6 +849,8 @@ class Generator:
             return self.cancel(ctx, t)
         if kind == "state":
             t = self.r.choice(tasks)
+            if self.f.has(".cancelling") and self.chance(0.3):
+                return self.log(ctx, "%s.cancelling()" % t, uses={t})
             if self.f.has(".cancelled"):
                 return self.log(ctx, "%s.done()" % t, "%s.cancelled()" % t, uses={t})
             return self.log(ctx, "%s.done()" % t, uses={t})
@@ -774,6 +869,8 @@ class Generator:
         if kind == "task_cb":
             t = self.r.choice(tasks)
             cb = self.r.choice([n for n, k in self.callbacks if k == "dcb"])
+            if self.f.has(".remove_done_callback") and self.chance(0.2):
+                return self.log(ctx, "%s.remove_done_callback(%s)" % (t, cb), uses={t, cb})
             return S("%s.add_done_callback(%s)" % (t, cb), {t, cb})
         if kind == "fut_cancel":
             return self.log(ctx, "fut.cancel()", uses={"fut"})
@@ -789,6 +886,11 @@ class Generator:
                 S("%s.cancel()" % var, {var}),
             ])], ())
         return None
+
+    def quiet_helpers(self):
+        """Helpers that never raise: a TaskGroup of them never aborts (an abort
+        cancels the pending children in set order)."""
+        return [h for h, raises in self.may_raise.items() if not raises]
 
     def cancel(self, ctx, t):
         label = self.label(ctx)

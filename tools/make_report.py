@@ -685,6 +685,17 @@ def build(results_dir, steps=None):
     B.append(("table", ["what", "target", "measured", "met", "note"],
               [[w, t, v, "-" if m is None else ("yes" if m else "no"), n]
                for w, t, v, m, n in rows]))
+    if any(r[3] is False for r in rows):
+        B.append(("p", "Where the time goes: a `sleep(0)` switch in the model interprets the "
+                  "`ping` loop's bytecode (11 instructions: `loopspec-model dis "
+                  "cases/bench/sleep0-switch.case`), then runs the task's step and one "
+                  "iteration of the loop (ready-queue handle, current task, context); the C "
+                  "floor calls one C function through a pointer. `await create_task(c())` "
+                  "also makes a task, a frame and a handle and takes two loop iterations "
+                  "(the child's step, then the parent's wake-up). Each pending task holds "
+                  "its task, its coroutine frame and a done callback on the future. Ratios "
+                  "between implementations come from the same run; absolute figures move "
+                  "with the machine's load (see the last section)."))
     if memory:
         b = memory.get("bench") or {}
         B.append(("p", "Memory: `loopspec-model run` on one million tasks pending on one "

@@ -677,7 +677,7 @@ def build(results_dir, steps=None):
                 "%s on %s (%s)" % (s["case"], s["impl"], s["why"]) for s in bench["skipped"])
                 + "."))
         if os.path.exists(os.path.join(plots, "bench.svg")):
-            B.append(("svg", "plots/bench.svg", "Median ns per operation, log scale."))
+            B.append(("svg", "plots/bench.svg", "Median ns per operation (error bars: min to max), log scale."))
     else:
         B.append(("p", "No benchmark results (`results/bench.json`)."))
 

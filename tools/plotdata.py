@@ -82,17 +82,24 @@ def impl_order(doc, key="impl"):
 
 
 def bench_dat(bench):
-    """bench.dat: `case impl...` with the median ns/op, `-` where missing."""
+    """bench.dat: per case, median, min and max ns/op of each implementation.
+
+    A header line `case IMPL IMPL-min IMPL-max ...`, then one line per case;
+    `-` where the case was skipped on an implementation.
+    """
     impls = [n for n in impl_order(bench) if any(e["impl"] == n for e in bench["bench"])]
     cases = sorted({e["case"] for e in bench["bench"]})
     by = {(e["case"], e["impl"]): e for e in bench["bench"]}
-    lines = ["# median ns per operation (loopspec bench); - where the case was skipped",
-             "case " + " ".join(quote(i) for i in impls)]
+    lines = ["# ns per operation (loopspec bench): median, min, max per implementation;"
+             " - where the case was skipped",
+             "case " + " ".join("%s %s %s" % (quote(i), quote(i + "-min"), quote(i + "-max"))
+                                for i in impls)]
     for c in cases:
         cells = []
         for i in impls:
             e = by.get((c, i))
-            cells.append("%.3f" % e["ns_per_op"]["median"] if e else "-")
+            cells.append("%.3f %.3f %.3f" % (e["ns_per_op"]["median"], e["ns_per_op"]["min"],
+                                             e["ns_per_op"]["max"]) if e else "- - -")
         lines.append("%s %s" % (quote(short_case(c)), " ".join(cells)))
     return "\n".join(lines) + "\n", len(impls), len(cases)
 

@@ -124,8 +124,9 @@ def test_bench_latency_and_matrix_data(tmp_path):
     bench = json.loads((root / "bench.json").read_text())
     text, n_impls, n_cases = plotdata.bench_dat(bench)
     lines = [l for l in text.splitlines() if not l.startswith("#")]
-    assert lines[0] == 'case "model" "cpython-3.11"'
-    assert lines[1] == '"await-create-task" 120.000 -'
+    assert lines[0] == ('case "model" "model-min" "model-max" "cpython-3.11" '
+                        '"cpython-3.11-min" "cpython-3.11-max"')
+    assert lines[1] == '"await-create-task" 120.000 110.000 130.000 - - -'
     assert (n_impls, n_cases) == (2, 2)
     latency = json.loads((root / "latency.json").read_text())
     text, impls, delays = plotdata.latency_dat(latency)
@@ -191,7 +192,7 @@ def test_render_writes_markdown_and_self_contained_html(tmp_path):
     assert "runs y before x" in md and "NOT IN THE EXPECTATION FILES" in md
     assert "4,000 (40.0x)" in md                     # ratio to the model
     assert "| C floor: `sleep(0)` switch (`tools/floor.c`) |  | 10.0x floor | 400x floor |" in md
-    assert "![Median ns per operation, log scale.](plots/bench.svg)" in md
+    assert "![Median ns per operation (error bars: min to max), log scale.](plots/bench.svg)" in md
     assert "**Steps that failed:** `bench` (boom)" in md
     assert "### Findings" in md                      # FINDINGS.md, headings demoted
     assert "3 passed, 0 failed" in md

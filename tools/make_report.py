@@ -1046,9 +1046,20 @@ def matrix_html(conf):
         head, "".join(rows))
 
 
+def with_contents(blocks):
+    """The blocks with a list of the sections after the first paragraphs."""
+    sections = [b[2] for b in blocks if b[0] == "h" and b[1] == 2]
+    if not sections:
+        return blocks
+    first = next(i for i, b in enumerate(blocks) if b[0] == "h" and b[1] == 2)
+    line = "Contents: " + " · ".join("[%s](#%s)" % (t.replace("`", ""), slug(t))
+                                     for t in sections)
+    return blocks[:first] + [("p", line)] + blocks[first:]
+
+
 def render(results_dir, steps=None):
     """(markdown, html) of the report on the results in `results_dir`."""
-    blocks = build(results_dir, steps)
+    blocks = with_contents(build(results_dir, steps))
     return render_md(blocks), render_html(blocks, results_dir)
 
 

@@ -53,7 +53,7 @@ from .adapter import STARTUP_TIMEOUT, AdapterFailure, AdapterProcess
 MAX_VIRTUAL_TIME = 0.35     # seconds of (virtual) sleeping per program
 TIMER_DELAYS = (0.05, 0.1, 0.15, 0.2, 0.25)
 MODEL_TIMEOUT = 30          # seconds for one model run (it has its own step budget)
-MAX_STEPS = 20000000        # the model's --max-steps per fuzz run
+MAX_STEPS = 1000000         # the model's --max-steps per program (a few thousand suffice)
 DEFAULT_TIMEOUT = 10.0      # seconds for one run on the implementation
 DEFAULT_SHRINK_TESTS = 400  # runs of both sides per shrink at most
 MAX_ATTEMPTS = 40           # generation attempts per program before giving up
@@ -68,7 +68,7 @@ LIMITS = {"micropython": {"cancel_message": False, "reprs": False}}
 
 OBJECTS = {"lock": ("Lock()", "Lock"), "ev": ("Event()", "Event"),
            "q": ("Queue()", "Queue"), "fut": ("Future()", "Future"),
-           "sem": ("Semaphore(2)", "Semaphore")}
+           "sem": ("Semaphore(2)", "Semaphore"), "mt": ("current_task()", "current_task")}
 
 
 # -- the program tree ------------------------------------------------------------
@@ -320,8 +320,10 @@ class Generator:
         self.use_cv = self.f.has("contextvars") and self.r.random() < 0.5
         self.objs = set()
         for o, (_, feature) in OBJECTS.items():
-            if self.f.has(feature) and self.r.random() < 0.45:
+            if o != "mt" and self.f.has(feature) and self.r.random() < 0.45:
                 self.objs.add(o)
+        if self.f.has("current_task") and self.chance(0.15):
+            self.objs.add("mt")     # main's task: workers and callbacks may cancel it
         self.callbacks = []     # (name, role) role: cb (tag) or dcb (future)
         self.tasks = []         # main's task variables: (var, kind)
 
@@ -349,8 +351,11 @@ class Generator:
         """How a handler logs its exception `e`."""
         return "repr(e)" if self.f.reprs else "str(e)"
 
-    def delay(self):
-        """A delay not used yet in this program, if possible."""
+    def delay(self, zero=0.0):
+        """A delay not used yet in this program, if possible; "0" with
+        probability `zero` (no timer then)."""
+        if zero and self.chance(zero):
+            return "0"
         if not self.delays:
             self.delays = list(TIMER_DELAYS)
             self.r.shuffle(self.delays)
@@ -375,12 +380,21 @@ class Generator:
         if self.f.has(".add_done_callback") and self.f.has(".cancelled"):
             for k in range(r.choice((0, 0, 1, 1, 2))):
                 self.callbacks.append(("dcb%d" % k, "dcb"))
-        for name, role in self.callbacks:
-            funcs.append(self.callback(name, role))
         helpers = ["h%d" % k for k in range(self.n_helpers)]
         hfuncs = []
         for k in reversed(range(self.n_helpers)):
             hfuncs.insert(0, self.helper(helpers[k], helpers[k + 1:]))
+        # A callback may start a task of a helper that schedules no callback
+        # (else the two could keep each other going forever).
+        calm = []
+        cbs = {n for n, _ in self.callbacks}
+        for f in reversed(hfuncs):
+            used = set()
+            walk_uses(f.body, used)
+            if not used & cbs and not any(c not in calm for c in used if c in helpers):
+                calm.append(f.name)
+        for name, role in self.callbacks:
+            funcs.append(self.callback(name, role, calm))
         funcs.extend(hfuncs)
         self.worker_dep = {}
         for k in range(self.n_workers):
@@ -388,7 +402,7 @@ class Generator:
         funcs.append(self.main(helpers, ["w%d" % k for k in range(self.n_workers)]))
         return Program(funcs).normalize()
 
-    def callback(self, name, role):
+    def callback(self, name, role, helpers=()):
         ctx = _Ctx(name, "callback", [])
         body = []
         arg = "tag" if role == "cb" else "f"
@@ -404,6 +418,12 @@ class Generator:
                 body.append(s)
         if self.use_cv and self.chance(0.2):
             body.append(S('cv.set("%s")' % name, {"cv"}))
+        if helpers and self.chance(0.15):
+            h = self.r.choice(helpers)
+            body.append(S("create_task(%s(%s))" % (h, arg if role == "cb" else '"%s"' % name),
+                          {h}))
+        if "mt" in self.objs and self.chance(0.3):
+            body.append(self.cancel_main(ctx))
         if self.chance(0.08):
             body.append(S('raise Error("%s")' % name))
         return Func(name, [arg], body, is_async=False, role="callback")
@@ -542,12 +562,19 @@ class Generator:
              and ctx.role != "main" else 0, "shield"),
             (0.7 if ctx.callees and not ctx.in_lock else 0, "create_await"),
             (0.7 if top and "sem" in self.objs and not ctx.in_lock else 0, "sem"),
+            (0.5 if top and ctx.callees and self.f.has("gather") and self.f.has(".cancelled")
+             and not ctx.in_lock else 0, "gather_cancel"),
         ]
         if ctx.role == "worker" and not ctx.in_lock:
             menu += [
                 (3 if "ev" in self.objs else 0, "ev_wait"),
                 (3 if "q" in self.objs else 0, "q_get"),
                 (2.5 if "fut" in self.objs else 0, "fut_wait"),
+                (1.2 if self.objs & {"ev", "q", "fut"} and self.f.has("wait_for")
+                 and self.can_timer(ctx) else 0, "wait_for_block"),
+                (0.8 if self.objs & {"ev", "q", "fut"} and self.f.has("timeout")
+                 and self.can_timer(ctx) else 0, "timeout_block"),
+                (0.6 if "mt" in self.objs else 0, "cancel_main"),
             ]
         kind = self.pick(menu)
         return getattr(self, "s_" + kind)(ctx)
@@ -699,7 +726,7 @@ class Generator:
         self.timers += ctx.loops
         callee = self.r.choice(ctx.callees)
         inner = S('log("%s", await wait_for(%s(%s), %s))' % (
-            self.label(ctx), callee, self.call_arg(ctx), self.delay()), {callee})
+            self.label(ctx), callee, self.call_arg(ctx), self.delay(zero=0.15)), {callee})
         s = Stmt([("try:", [inner]), ("except TimeoutError:", [self.log(ctx)])])
         return self.guard_error(ctx, s, [callee])
 
@@ -707,7 +734,8 @@ class Generator:
         self.timers += ctx.loops
         inner = ctx.deeper()
         body = self.block(inner, self.r.randint(1, 3))
-        clauses = [("try:", [Stmt([("async with timeout(%s):" % self.delay(), body)])]),
+        clauses = [("try:", [Stmt([("async with timeout(%s):" % self.delay(zero=0.15),
+                                     body)])]),
                    ("except TimeoutError:", [self.log(ctx)])]
         if ctx.role == "main":
             clauses.append(("except Error as e:", [self.log(ctx, self.exc(), uses={"e"})]))
@@ -731,6 +759,57 @@ class Generator:
         inner = ctx.deeper(in_lock=True)
         body = [self.log(ctx)] + self.block(inner, self.r.randint(0, 2))
         return Stmt([("async with sem:", body)], {"sem"})
+
+    def blocking(self, ctx):
+        """(awaitable text, uses) of one blocking wait of a worker."""
+        what = self.r.choice(sorted(self.objs & {"ev", "q", "fut"}))
+        if what == "ev":
+            return "ev.wait()", {"ev"}
+        if what == "q":
+            self.gets[ctx.fn] = self.gets.get(ctx.fn, 0) + ctx.loops
+            return "q.get()", {"q"}
+        return "fut", {"fut"}
+
+    def s_wait_for_block(self, ctx):
+        self.timers += ctx.loops
+        text, uses = self.blocking(ctx)
+        inner = S('log("%s", await wait_for(%s, %s))' % (self.label(ctx), text, self.delay()),
+                  uses)
+        return Stmt([("try:", [inner]), ("except TimeoutError:", [self.log(ctx)])])
+
+    def s_timeout_block(self, ctx):
+        self.timers += ctx.loops
+        text, uses = self.blocking(ctx)
+        body = [S('log("%s", await %s)' % (self.label(ctx), text), uses)]
+        if self.chance(0.4):
+            body.append(self.log(ctx))
+        return Stmt([("try:", [Stmt([("async with timeout(%s):" % self.delay(), body)])]),
+                     ("except TimeoutError:", [self.log(ctx)])])
+
+    def s_gather_cancel(self, ctx):
+        k = self.r.choice((1, 2, 2, 3))
+        callees = [self.r.choice(ctx.callees) for _ in range(k)]
+        args = ", ".join("%s(%s)" % (c, self.call_arg(ctx)) for c in callees)
+        rex = ", return_exceptions=True" if self.chance(0.3) else ""
+        body = [S("g = gather(%s%s)" % (args, rex), set(callees), {"g"})]
+        for _ in range(self.r.choice((0, 1, 1, 2))):
+            body.append(self.r.choice((S("await sleep(0)"), S("await suspend()"))))
+        if self.f.cancel_message and self.chance(0.4):
+            body.append(self.log(ctx, 'g.cancel("%s")' % self.label(ctx).replace(" ", ""),
+                                 uses={"g"}))
+        else:
+            body.append(self.log(ctx, "g.cancel()", uses={"g"}))
+        if self.chance(0.3):
+            body.append(self.log(ctx, "g.cancelled()", uses={"g"}))
+        body.append(self.log(ctx, "await g", uses={"g"}))
+        clauses = [("try:", body), ("except CancelledError as e:",
+                                    [self.log(ctx, self.exc(), uses={"e"})])]
+        if ctx.role == "main":
+            clauses.append(("except Error as e:", [self.log(ctx, self.exc(), uses={"e"})]))
+        return Stmt(clauses, defines={"e"})
+
+    def s_cancel_main(self, ctx):
+        return self.cancel_main(ctx)
 
     def s_ev_wait(self, ctx):
         if self.chance(0.5):
@@ -768,6 +847,12 @@ class Generator:
                 break
             body.append(s)
             made += 1
+        if "mt" in self.objs and body and self.chance(0.7):
+            handler = [self.log(ctx, self.exc(), uses={"e"})]
+            if self.f.has(".uncancel") and self.chance(0.4):
+                handler.append(self.log(ctx, "current_task().uncancel()"))
+            body = [Stmt([("try:", body), ("except CancelledError as e:", handler)],
+                         defines={"e"})]
         body.extend(self.finale(ctx))
         return Func("main", [], body, role="main")
 
@@ -807,8 +892,34 @@ class Generator:
             (0.5 if free and self.f.has("wait") else 0, "wait"),
             (0.5 if self.f.has("taskgroup") and self.quiet_helpers() else 0, "taskgroup"),
             (0.4 if free and self.f.has("shield") else 0, "shield_task"),
+            (0.5 if self.objs & {"ev", "fut"} and self.f.has("call_soon") else 0,
+             "soon_release"),
+            (0.4 if self.f.has("taskgroup") and self.raising_helpers() else 0, "taskgroup_fails"),
         ]
         kind = self.pick(menu)
+        if kind == "soon_release":
+            what = self.r.choice(sorted(self.objs & {"ev", "fut"}))
+            target = "ev.set" if what == "ev" else "fut.set_result, \"%s\"" % self.label(
+                ctx).replace(" ", "")
+            if self.f.has("call_later") and self.can_timer(ctx) and self.chance(0.4):
+                self.timers += 1
+                return S("call_later(%s, %s)" % (self.delay(), target), {what})
+            return S("call_soon(%s)" % target, {what})
+        if kind == "taskgroup_fails":
+            body = [S("tg.create_task(%s(%s))" % (h, self.call_arg(ctx)), {h, "tg"})
+                    for h in [self.r.choice(self.raising_helpers())]]
+            if self.chance(0.6):
+                h = self.r.choice(list(self.may_raise))
+                body.insert(self.r.randint(0, 1), S("tg.create_task(%s(%s))" % (
+                    h, self.call_arg(ctx)), {h, "tg"}))
+            for _ in range(self.r.randint(0, 2)):
+                body.append(self.r.choice((S("await sleep(0)"), S("await suspend()"),
+                                           self.log(ctx))))
+            handler = [self.log(ctx, "str(e)", uses={"e"}),
+                       self.log(ctx, "e.exceptions", uses={"e"})]
+            return Stmt([("try:", [Stmt([("async with TaskGroup() as tg:", body)],
+                                        defines={"tg"})]),
+                         ("except ExceptionGroup as e:", handler)], defines={"e"})
         if kind == "cancel_soon":
             t = self.r.choice(tasks)
             if self.f.cancel_message and self.chance(0.4):
@@ -856,6 +967,8 @@ class Generator:
             return self.log(ctx, "%s.done()" % t, uses={t})
         if kind == "await_free":
             picked = self.r.sample(free, min(len(free), self.r.choice((1, 1, 2))))
+            if self.f.has("gather") and self.chance(0.15):
+                picked = picked + [picked[0]]    # the same task twice
             if len(picked) > 1 and self.f.has("gather"):
                 text = "await gather(%s)" % ", ".join(picked)
             else:
@@ -873,6 +986,9 @@ class Generator:
                 return self.log(ctx, "%s.remove_done_callback(%s)" % (t, cb), uses={t, cb})
             return S("%s.add_done_callback(%s)" % (t, cb), {t, cb})
         if kind == "fut_cancel":
+            if self.f.cancel_message and self.chance(0.4):
+                return self.log(ctx, 'fut.cancel("%s")' % self.label(ctx).replace(" ", ""),
+                                uses={"fut"})
             return self.log(ctx, "fut.cancel()", uses={"fut"})
         if kind == "handle":
             self.timers += 1
@@ -886,6 +1002,15 @@ class Generator:
                 S("%s.cancel()" % var, {var}),
             ])], ())
         return None
+
+    def cancel_main(self, ctx):
+        if self.f.cancel_message and self.chance(0.5):
+            return self.log(ctx, 'mt.cancel("%s")' % self.label(ctx).replace(" ", ""),
+                            uses={"mt"})
+        return self.log(ctx, "mt.cancel()", uses={"mt"})
+
+    def raising_helpers(self):
+        return [h for h, raises in self.may_raise.items() if raises]
 
     def quiet_helpers(self):
         """Helpers that never raise: a TaskGroup of them never aborts (an abort
@@ -988,6 +1113,8 @@ def program_part(text):
 # -- the model side --------------------------------------------------------------
 
 PENDING_RE = re.compile(r"cancels the (\d+) tasks? still pending")
+NEW_TASK_RE = re.compile(r'"new_task":"([^"]+)"')
+FINISHED_RE = re.compile(r'"finished":"([^"]+)"')
 
 
 class ModelResult:
@@ -995,7 +1122,8 @@ class ModelResult:
     the explanation says about leftovers, timers and the virtual clock."""
 
     def __init__(self, status, trace=(), message="", leftovers=0, deadlines=(),
-                 end_time=0.0):
+                 end_time=0.0, unfinished=()):
+        self.unfinished = list(unfinished)
         self.status = status
         self.trace = list(trace)
         self.message = message
@@ -1009,6 +1137,12 @@ class ModelResult:
             return "%s: %s" % (self.status, self.message.strip().split("\n")[-1][:200])
         if self.leftovers > 1:
             return "%d tasks pending at teardown" % self.leftovers
+        if self.unfinished:
+            # Created during the teardown and still pending when asyncio.run
+            # returns: CPython closes its coroutine when the task is freed
+            # (its finally blocks run then), which depends on the garbage
+            # collector.
+            return "%s pending after asyncio.run" % ", ".join(self.unfinished)
         seen = set()
         for at in self.deadlines:
             key = round(at * 1000)
@@ -1033,10 +1167,19 @@ def run_model(path, profile, model=registry.MODEL):
     if proc.returncode == 2:
         return ModelResult("malformed", message=err)
     trace, leftovers, deadlines, end = [], 0, [], 0.0
+    created, finished = [], set()
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         # Cheap filters first: most events are neither logs nor timers.
         if '"log"' in line[:20]:
             trace.append(json.loads(line)["text"])
+        elif '"create"' in line[:20]:
+            m = NEW_TASK_RE.search(line)
+            if m:
+                created.append(m.group(1))
+        elif '"finish"' in line[:20]:
+            m = FINISHED_RE.search(line)
+            if m:
+                finished.add(m.group(1))
         elif '"at":' in line:
             ev = json.loads(line)
             if ev.get("event") == "schedule" and "at" in ev:
@@ -1055,7 +1198,8 @@ def run_model(path, profile, model=registry.MODEL):
         return ModelResult("hang", trace, err)
     if proc.returncode != 0:
         return ModelResult("error", trace, err or "exit status %d" % proc.returncode)
-    return ModelResult("ok", trace, leftovers=leftovers, deadlines=deadlines, end_time=end)
+    return ModelResult("ok", trace, leftovers=leftovers, deadlines=deadlines, end_time=end,
+                       unfinished=[t for t in created if t not in finished])
 
 
 # -- the implementation side -----------------------------------------------------

@@ -116,8 +116,8 @@ def test_unfit_programs_are_recognised(tmp_path):
     leftovers = model("async def w():\n    await sleep(1)\n\nasync def main():\n"
                       "    create_task(w())\n    create_task(w())\n    await sleep(0)\n")
     assert leftovers.leftovers == 2 and "pending" in leftovers.unfit()
-    late = model("def cb(f):\n    create_task(w())\n\nasync def w():\n    await sleep(0)\n"
-                 "    await sleep(0)\n\nasync def main():\n    t = create_task(w())\n"
+    late = model("def cb(f):\n    create_task(w())\n\nasync def w():\n"
+                 "    for i in range(5):\n        await sleep(0)\n\nasync def main():\n    t = create_task(w())\n"
                  "    t.add_done_callback(cb)\n    t.cancel()\n")
     assert "pending after asyncio.run" in late.unfit()
     one = model("async def w():\n    await sleep(0.05)\n\nasync def main():\n"

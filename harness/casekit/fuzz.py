@@ -321,6 +321,7 @@ class Generator:
         self.timers = 0         # timer statements so far
         self.delays = []        # delays left to hand out
         self.max_timers = self.r.choice((0, 1, 2, 2, 3, 4))
+        self.big = self.r.random() < 0.25   # a larger program: more of everything
         self.use_cv = self.f.has("contextvars") and self.r.random() < 0.5
         self.objs = set()
         for o, (_, feature) in OBJECTS.items():
@@ -380,8 +381,8 @@ class Generator:
     # -- the program
     def program(self):
         r = self.r
-        self.n_helpers = r.choice((0, 1, 1, 2, 2, 3))
-        self.n_workers = r.choice((0, 1, 1, 2, 2, 3))
+        self.n_helpers = r.choice((0, 1, 1, 2, 2, 3)) + (1 if self.big else 0)
+        self.n_workers = r.choice((0, 1, 1, 2, 2, 3)) + (1 if self.big else 0)
         funcs = []
         if self.f.has("call_soon") or self.f.has("call_later"):
             for k in range(r.choice((0, 1, 1, 2))):
@@ -462,7 +463,7 @@ class Generator:
 
     def helper(self, name, callees):
         ctx = _Ctx(name, "helper", callees)
-        body = self.block(ctx, self.r.randint(1, 5))
+        body = self.block(ctx, self.r.randint(1, 7 if self.big else 5))
         raises = False
         tail = self.r.random()
         if tail < 0.2:
@@ -506,7 +507,7 @@ class Generator:
         self.worker_dep[name] = has_dep
         ctx = _Ctx(name, "worker", helpers)
         self.gets[name] = 0
-        body = self.block(ctx, self.r.randint(1, 5))
+        body = self.block(ctx, self.r.randint(1, 7 if self.big else 5))
         if has_dep and self.chance(0.7):
             body.insert(self.r.randint(0, len(body)), self.log(ctx, "await dep", uses={"dep"}))
         if self.chance(0.45):
@@ -853,8 +854,10 @@ class Generator:
         ctx = _Ctx("main", "main", helpers)
         body = []
         n_tasks = self.r.choice((0, 1, 1, 2, 2, 3, 3, 4)) if (helpers or workers) else 0
+        if self.big and (helpers or workers):
+            n_tasks += 2
         made = 0
-        steps = self.r.randint(2, 7) + n_tasks
+        steps = self.r.randint(2, 7) + n_tasks + (4 if self.big else 0)
         for _ in range(steps):
             want_task = made < n_tasks and self.chance(max(0.35, (n_tasks - made) / 4.0))
             if want_task:

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int prof = 0; p && prof < LS_PROF__COUNT; prof++) {
             ls_vm vm;
             if (ls_vm_init(&vm, p, prof) == 0) {
-                vm.max_steps = 200000;
+                vm.max_steps = 50000;
                 ls_run_main(&vm);
             }
             ls_vm_free(&vm);

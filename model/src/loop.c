@@ -643,6 +643,15 @@ int ls_loop_step(ls_vm *vm) {
     for (size_t i = 0; i < n; i++) {
         if (vm->bytes > vm->threshold) ls_gc_collect(vm, NULL);
         ls_handle *h = ls_queue_pop(&L->ready);
+        /* Each handle counts against the step budget: callbacks that only
+         * reschedule each other cannot spin forever either. */
+        if (++vm->steps > vm->max_steps) {
+            ls_handle_release(vm, h);
+            ls_error_at(&vm->err, vm->prog->path, 1, 1,
+                        "step budget of %llu exhausted in iteration %llu (callbacks that never stop?)",
+                        (unsigned long long)vm->max_steps, (unsigned long long)L->iterations);
+            return -1;
+        }
         ls_explain_handle(vm, h);
         vm->running = h;
         vm->cur_frame = NULL;

@@ -119,6 +119,7 @@ model/build/fuzz_%: model/fuzz/fuzz_%.c $(FUZZ_SRC) $(HDR) $(GEN)/prelude.inc
 fuzz-parser fuzz-run: fuzz-%: model/build/fuzz_%
 	@mkdir -p model/fuzz/corpus-$*
 	@cp -n $$(find cases model/tests/programs -name '*.case') model/fuzz/regressions/* model/fuzz/corpus-$*/ 2>/dev/null || true
+	@if [ -d model/fuzz/corpus/$* ]; then cp -n model/fuzz/corpus/$*/* model/fuzz/corpus-$*/ 2>/dev/null || true; fi
 	model/build/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	    -rss_limit_mb=2048 model/fuzz/corpus-$*
 

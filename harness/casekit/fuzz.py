@@ -1200,13 +1200,20 @@ class ModelResult:
 
 def run_model(path, profile, model=registry.MODEL):
     """ModelResult of `loopspec-model run --explain=json --profile P path`."""
-    try:
-        proc = subprocess.run([model, "run", "--explain=json", "--max-steps", str(MAX_STEPS),
-                               "--profile", profile, path],
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=MODEL_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return ModelResult("error", message="the model took more than %ds" % MODEL_TIMEOUT)
+    for attempt in range(60):
+        try:
+            proc = subprocess.run([model, "run", "--explain=json", "--max-steps",
+                                   str(MAX_STEPS), "--profile", profile, path],
+                                  stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=MODEL_TIMEOUT)
+            break
+        except subprocess.TimeoutExpired:
+            return ModelResult("error", message="the model took more than %ds" % MODEL_TIMEOUT)
+        except OSError as exc:
+            # `make model` may be replacing the binary right now: wait for it.
+            if attempt == 59:
+                raise RuntimeError("cannot run the model %s: %s" % (model, exc))
+            time.sleep(0.5)
     err = proc.stderr.decode("utf-8", "replace")
     if proc.returncode == 2:
         return ModelResult("malformed", message=err)
@@ -1719,7 +1726,12 @@ class Fuzz:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
-        return path
+        # Inside the repository: relative to its root (results/fuzz/...).
+        root = os.path.dirname(registry.HARNESS)
+        full = os.path.abspath(path)
+        if full.startswith(root + os.sep):
+            return os.path.relpath(full, root)
+        return full
 
     def document(self):
         return {"programs": self.programs,
@@ -1858,7 +1870,7 @@ def summary(doc, fz=None):
             where = ": " + d["error"].split("\n")[0][:160]
         if d.get("shrunk") is False:
             continue
-        out.append("%s %s%s%s" % (d["status"], os.path.relpath(d["case"]),
+        out.append("%s %s%s%s" % (d["status"], d["case"],
                                   " (same as above)" if d.get("duplicate") else "", where))
     repeats = sum(1 for d in doc["divergences"] if d.get("shrunk") is False)
     if repeats:

@@ -1744,7 +1744,15 @@ class Fuzz:
                 "seconds": round(getattr(self, "elapsed", 0.0), 2),
                 "programs_per_second": round(self.programs / max(getattr(self, "elapsed", 0.0),
                                                                  1e-6), 1),
-                "shrink_seconds": round(self.stats["shrink_s"], 2)}
+                "shrink_seconds": round(self.stats["shrink_s"], 2),
+                # Time per program on each side, shrinking left out: the
+                # implementation's (one request to its adapter) and the
+                # model's (generation excluded; it runs in --jobs threads,
+                # ahead of the implementation).
+                "impl_ms_per_program": round(1000 * self.stats["impl_s"]
+                                             / max(self.programs, 1), 2),
+                "model_ms_per_program": round(1000 * self.stats["model_s"]
+                                              / max(self.programs + self.unfit, 1), 2)}
 
 
 def write_json(path, doc):
@@ -1884,9 +1892,11 @@ def summary(doc, fz=None):
                    % (len(doc["flaky"]), ", ".join(str(f["program"]) for f in doc["flaky"])))
     distinct = len({d["case"] for d in doc["divergences"]})
     out.append("%d programs on %s [%s], seed %s: %d divergence%s (%d distinct shrunk cases); "
-               "%.1f programs/s (%.1fs, %.1fs shrinking); %d unfit programs regenerated"
+               "%.1f programs/s (%.1fs, %.1fs shrinking; %.1f ms per program on %s, "
+               "%.1f ms per model run); %d unfit programs regenerated"
                % (doc["programs"], doc["impl"], doc["profile"], doc["seed"],
                   len(doc["divergences"]), "" if len(doc["divergences"]) == 1 else "s",
                   distinct, doc["programs_per_second"], doc["seconds"],
-                  doc["shrink_seconds"], doc["unfit_regenerated"]))
+                  doc["shrink_seconds"], doc.get("impl_ms_per_program", 0), doc["impl"],
+                  doc.get("model_ms_per_program", 0), doc["unfit_regenerated"]))
     return out

@@ -1665,7 +1665,10 @@ class Fuzz:
 
         self.progress("shrinking program %d (%s)..." % (index, kind))
         started = time.monotonic()
-        shrinker = Shrinker(test, self.shrink_tests)
+        # A hang costs the whole timeout and a crash a restart of the adapter
+        # per test: fewer tests for those.
+        budget = {"TIMEOUT": 30, "CRASH": 120}.get(kind, self.shrink_tests)
+        shrinker = Shrinker(test, min(budget, self.shrink_tests))
         small = shrinker.shrink(prog)
         self.stats["shrink_s"] += time.monotonic() - started
         program_text = small.render()

@@ -923,6 +923,9 @@ static ls_value literal(compiler *C, ls_node *n, bool *ok) {
 
 static void finish_proto(fstate *f) {
     ls_proto *p = f->p;
+    /* A compile error can leave loop blocks open: free their patch lists. */
+    for (int i = 0; i < f->nfb; i++) free(f->fb[i].breaks);
+    f->nfb = 0;
     p->code = f->code;
     p->lines = f->lines;
     p->ncode = f->ncode;

@@ -19,7 +19,7 @@ START_TEST(names) {
     fails("async def main():\n    x.frobnicate()\n", "error: unknown method 'frobnicate'");
     /* found by fuzz-run: an error after a `break` leaked the loop's patch list */
     fails("async def main():\n    for i in range(3):\n        break\n        log(nowhere)\n",
-          ":9:13: error: name 'nowhere' is not defined");
+          ":8:13: error: name 'nowhere' is not defined");
     fails("async def f():\n    pass\n\nasync def f():\n    pass\n\nasync def main():\n    pass\n",
           "error: function 'f' is defined twice");
     fails("def f():\n    async with x:\n        pass\n\nasync def main():\n    pass\n",

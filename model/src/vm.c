@@ -881,8 +881,8 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 callee = kwv[-2];
                 nargs = pos->n + arg;
                 tmp = ls_xmalloc((size_t)(nargs ? nargs : 1) * sizeof *tmp);
-                memcpy(tmp, pos->v, (size_t)pos->n * sizeof *tmp);
-                memcpy(tmp + pos->n, kwv, (size_t)arg * sizeof *tmp);
+                if (pos->n) memcpy(tmp, pos->v, (size_t)pos->n * sizeof *tmp);
+                if (arg) memcpy(tmp + pos->n, kwv, (size_t)arg * sizeof *tmp);
                 args = tmp;
                 sp -= arg + 2;
             }

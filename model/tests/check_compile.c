@@ -32,6 +32,8 @@ START_TEST(scopes) {
               "    log(n)\n",
               LS_PROF_ASYNCIO, "3");
     TU_RUN_EQ("x = 'g'\n\nasync def main():\n    log([x for x in range(2)], x)\n", LS_PROF_ASYNCIO, "[0, 1] g");
+    /* found by fuzz-run: *args of an empty list */
+    TU_RUN_EQ("async def main():\n    log(*[])\n    log(1, *[], 2)\n", LS_PROF_ASYNCIO, "|1 2");
     TU_RUN_EQ("async def main():\n    log(y)\n    y = 1\n", LS_PROF_ASYNCIO,
               "uncaught UnboundLocalError: cannot access local variable 'y' where it is not associated with a value");
 }

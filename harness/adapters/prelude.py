@@ -272,6 +272,17 @@ def run(coro, loop_factory, trace=None):
             loop.close()
 
 
+def finish_reply(reply, timing, out, err):
+    """Adds the bench timing and what the program printed to a reply."""
+    if timing and "trace" in reply:
+        reply["elapsed_ns"] = timing["elapsed_ns"]
+    if out:
+        reply["stdout"] = out
+    if err:
+        reply["stderr"] = err
+    return reply
+
+
 class Captured:
     """Swap sys.stdout/stderr/stdin for buffers while a case runs."""
 
@@ -390,13 +401,7 @@ class Server:
             reply["error"] = str(exc)
         except Exception as exc:  # a fault of the runner itself
             reply["error"] = "adapter: " + describe(exc)
-        if timing and "trace" in reply:
-            reply["elapsed_ns"] = timing["elapsed_ns"]
-        if out:
-            reply["stdout"] = out
-        if err:
-            reply["stderr"] = err
-        return reply
+        return finish_reply(reply, timing, out, err)
 
     def handle_line(self, text):
         """Answer one JSON request line with one JSON reply line (no newline)."""

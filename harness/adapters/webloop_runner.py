@@ -79,13 +79,7 @@ class WebLoopServer(prelude.Server):
             reply["error"] = str(exc)
         except Exception as exc:  # a fault of the runner itself
             reply["error"] = "adapter: " + describe(exc)
-        if timing and "trace" in reply:
-            reply["elapsed_ns"] = timing["elapsed_ns"]
-        if out:
-            reply["stdout"] = out
-        if err:
-            reply["stderr"] = err
-        return json.dumps(reply)
+        return json.dumps(prelude.finish_reply(reply, timing, out, err))
 
     async def _latency(self, request):
         """A latency request (ADAPTERS.md), measured on this WebLoop."""

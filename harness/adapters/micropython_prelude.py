@@ -153,17 +153,63 @@ def prepare(request):
     return g, trace
 
 
-async def _runner(main, trace):
-    task = create_task(main())
+class _Rounds:
+    """Loop iterations, as asyncio.run's teardown needs them.
+
+    MicroPython's run queue is one FIFO with no iteration boundary, where
+    asyncio runs in iterations and `run_until_complete` returns at the end
+    of the iteration after the one in which main finished (its done
+    callback's).  A task that does nothing but `sleep(0)` is the first of
+    every round: everything queued before its step is one iteration.  At
+    the start of round k + 2, k being main's last round, it cancels the
+    leftovers, where asyncio.run's `_cancel_all_tasks` does.  It costs one
+    task step per round, so bench runs go without it.
+    """
+
+    def __init__(self):
+        self.round = 0
+        self.main_done = None
+        self.leftovers = None
+
+    async def tick(self):
+        while True:
+            self.round += 1
+            if self.main_done is not None and self.round >= self.main_done + 2:
+                break
+            await asyncio.sleep(0)
+        self.leftovers = _cancel_leftovers()
+
+
+def _cancel_leftovers():
+    leftovers = [t for t in _tasks if not t.done()]
+    for t in leftovers:
+        t.cancel()
+    return leftovers
+
+
+async def _runner(main, trace, exact_teardown=True):
+    rounds = _Rounds() if exact_teardown else None
+
+    async def main_then_mark():
+        try:
+            return await main()
+        finally:
+            if rounds is not None:
+                rounds.main_done = rounds.round
+
+    ticker = asyncio.create_task(rounds.tick()) if rounds else None
+    task = create_task(main_then_mark())
     uncaught = None
     try:
         await task
     except BaseException as exc:  # CancelledError is a BaseException here too
         uncaught = exc
     # asyncio.run's teardown: cancel what is still pending, wait for it.
-    leftovers = [t for t in _tasks if t is not task and not t.done()]
-    for t in leftovers:
-        t.cancel()
+    if ticker is not None:
+        await ticker
+        leftovers = rounds.leftovers
+    else:
+        leftovers = _cancel_leftovers()
     for t in leftovers:
         try:
             await t
@@ -225,7 +271,8 @@ async def answer(text):
         del _tasks[:]
         g, trace = prepare(request)
         started = time.ticks_us()
-        runner = asyncio.create_task(_runner(g["main"], trace))
+        runner = asyncio.create_task(
+            _runner(g["main"], trace, request.get("bench") is not True))
         reply["trace"] = await runner
         if request.get("bench") is True:
             reply["elapsed_ns"] = time.ticks_diff(time.ticks_us(), started) * 1000

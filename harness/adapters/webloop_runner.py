@@ -7,11 +7,11 @@ block.  So a case runs the way Pyodide programs do: the adapter (Node) awaits
 a Python task, and everything happens on Node's event loop.
 
 For each request, `WebLoopServer.answer(line)` makes a fresh `WebLoop`,
-creates `main()` as a task on it, waits for it from a second task (the runner), then does
-what `asyncio.run` does after `main` ends: cancels every task still
-pending, waits for them, shuts down async generators.  The scheduling
-itself is entirely WebLoop's and Node's.  The builtins, the output capture
-and the reply format are the shared prelude's.
+creates `main()` as a task on it, waits for it from a second task (the
+runner), then does what `asyncio.run` does after `main` ends, iteration for
+iteration (see `_Clock`).  The scheduling itself is entirely WebLoop's and
+Node's.  The builtins, the output capture and the reply format are the
+shared prelude's.
 """
 
 import asyncio
@@ -21,6 +21,91 @@ import time
 import prelude
 from prelude import CaseError, Captured, compile_program, describe, make_globals
 from pyodide.webloop import WebLoop
+
+
+class CaseLoop(WebLoop):
+    """A WebLoop that can drop its pending handles, as closing a loop does.
+
+    WebLoop hands every handle to Node at once, so nothing is left for
+    `close()` to drop: the handles are kept here (while `handles` is a
+    list) and cancelled when the run is over.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.handles = None
+
+    def call_later(self, delay, callback, *args, context=None):
+        h = super().call_later(delay, callback, *args, context=context)
+        if self.handles is not None:
+            self.handles.append(h)
+        return h
+
+    def drop_pending(self):
+        for h in self.handles or ():
+            h.cancel()
+        self.handles = None
+
+
+class _Clock:
+    """Loop iterations on WebLoop, for an exact `asyncio.run` teardown.
+
+    WebLoop has no iterations: every handle is a Node macrotask in one FIFO.
+    asyncio.run's teardown is made of iteration boundaries, though:
+    `run_until_complete` returns at the end of the iteration in which its
+    future's done callback (`stop`) runs, then `_cancel_all_tasks` cancels
+    the leftovers and runs the loop until they are gathered, then
+    `shutdown_asyncgens()` and `shutdown_default_executor()` each run as a
+    task until done, and the loop is closed with whatever is still queued.
+    A task that only does `sleep(0)` is the first handle of every round:
+    what is queued ahead of its step is one iteration, so it takes each
+    teardown step where asyncio.run would, between two iterations.  It
+    costs one task step per round, so bench runs go without it.
+    """
+
+    def __init__(self, loop, trace, exclude):
+        self.loop = loop
+        self.trace = trace
+        self.exclude = exclude  # tasks that are the adapter's, not the program's
+        self.round = 0
+        self.step_at = None
+        self.final = None
+
+    def stop_after_this_round(self, _future=None):
+        """As run_until_complete's stop: the next step starts the next round."""
+        self.step_at = self.round + 1
+
+    def _cancel_all_tasks(self):
+        to_cancel = [t for t in asyncio.all_tasks(self.loop)
+                     if not t.done() and t not in self.exclude]
+        if not to_cancel:
+            return None
+        for t in to_cancel:
+            t.cancel()
+        return asyncio.gather(*to_cancel, return_exceptions=True)
+
+    def _shutdown_asyncgens(self):
+        return self.loop.create_task(self.loop.shutdown_asyncgens())
+
+    def _shutdown_default_executor(self):
+        return self.loop.create_task(self.loop.shutdown_default_executor())
+
+    async def tick(self):
+        steps = [self._cancel_all_tasks, self._shutdown_asyncgens,
+                 self._shutdown_default_executor]
+        while True:
+            self.round += 1
+            while self.step_at is not None and self.round >= self.step_at:
+                if not steps:
+                    self.final = list(self.trace)
+                    self.loop.drop_pending()
+                    return
+                fut = steps.pop(0)()
+                if fut is None:  # nothing to cancel: no loop run
+                    continue
+                self.step_at = None
+                fut.add_done_callback(self.stop_after_this_round)
+            await asyncio.sleep(0)
 
 
 class WebLoopServer(prelude.Server):
@@ -38,7 +123,7 @@ class WebLoopServer(prelude.Server):
 
     def answer(self, text):
         """Start answering one request line; a task whose result is the reply line."""
-        loop = WebLoop()  # a fresh loop; it registers itself as the running loop
+        loop = CaseLoop()  # a fresh loop; it registers itself as the running loop
         return loop.create_task(self._answer(text))
 
     async def _answer(self, text):
@@ -117,6 +202,13 @@ async def run_program(code, filename, timing=None):
         raise CaseError("%s: main() is not a coroutine function" % filename)
     loop = asyncio.get_running_loop()
     runner = asyncio.current_task()
+    clock = ticker = None
+    if timing is None:
+        loop.handles = []
+        clock = _Clock(loop, trace, {runner})
+        # An explicit name takes no number from the Task-N counter.
+        ticker = loop.create_task(clock.tick(), name="loopspec-clock")
+        clock.exclude.add(ticker)
     started = time.monotonic_ns()
     task = loop.create_task(coro)
     uncaught = None
@@ -124,13 +216,20 @@ async def run_program(code, filename, timing=None):
         await task
     except BaseException as exc:  # noqa: B902 - CancelledError too
         uncaught = exc
-    # asyncio.run's teardown (runners._cancel_all_tasks), on this loop.
-    leftovers = [t for t in asyncio.all_tasks(loop) if t is not runner and not t.done()]
-    for t in leftovers:
-        t.cancel()
-    if leftovers:
-        await asyncio.gather(*leftovers, return_exceptions=True)
-    await loop.shutdown_asyncgens()
+    if clock is not None:
+        # Woken by main's completion like run_until_complete's stop.
+        clock.stop_after_this_round()
+        await ticker
+        trace = clock.final
+    else:
+        # Bench runs: asyncio.run's teardown without its iterations.
+        leftovers = [t for t in asyncio.all_tasks(loop)
+                     if t is not runner and not t.done()]
+        for t in leftovers:
+            t.cancel()
+        if leftovers:
+            await asyncio.gather(*leftovers, return_exceptions=True)
+        await loop.shutdown_asyncgens()
     if timing is not None:
         timing["elapsed_ns"] = time.monotonic_ns() - started
     if uncaught is not None:

@@ -140,6 +140,33 @@ class CaseError(Exception):
     """A case that cannot be run: reported as an `error` reply."""
 
 
+def decode_request(text):
+    """One request line as a dict, or a ValueError saying why it is not one."""
+    request = json.loads(text)
+    if not isinstance(request, dict):
+        raise ValueError("a request is a JSON object")
+    return request
+
+
+def bad_request_line(exc):
+    return json.dumps({"id": None, "error": "bad request: %s" % exc})
+
+
+def request_program(request):
+    """(program, line, profile, filename) of a program request, checked."""
+    program = request.get("program")
+    if not isinstance(program, str):
+        raise CaseError("request has no program text")
+    line = request.get("line", 1)
+    if not isinstance(line, int) or line < 1:
+        raise CaseError("line must be a positive integer")
+    profile = request.get("profile", "asyncio")
+    if profile not in PROFILES:
+        raise CaseError("unknown profile %r" % (profile,))
+    filename = "%s.case" % (request.get("case") or "<case>")
+    return program, line, profile, filename
+
+
 def compile_program(program, line, filename):
     """Compile `program` so that its line numbers are case-file line numbers."""
     source = "\n" * max(0, line - 1) + program
@@ -380,17 +407,8 @@ class Server:
         timing = {} if request.get("bench") is True else None
         out = err = ""
         try:
-            program = request.get("program")
-            if not isinstance(program, str):
-                raise CaseError("request has no program text")
-            line = request.get("line", 1)
-            if not isinstance(line, int) or line < 1:
-                raise CaseError("line must be a positive integer")
-            profile = request.get("profile", "asyncio")
-            if profile not in PROFILES:
-                raise CaseError("unknown profile %r" % (profile,))
+            program, line, profile, filename = request_program(request)
             factory = self.loop_factory(self.eager or profile == "eager")
-            filename = "%s.case" % (request.get("case") or "<case>")
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:
@@ -406,9 +424,7 @@ class Server:
     def handle_line(self, text):
         """Answer one JSON request line with one JSON reply line (no newline)."""
         try:
-            request = json.loads(text)
-            if not isinstance(request, dict):
-                raise ValueError("a request is a JSON object")
+            request = decode_request(text)
         except ValueError as exc:
-            return json.dumps({"id": None, "error": "bad request: %s" % exc})
+            return bad_request_line(exc)
         return json.dumps(self.handle(request))

@@ -128,32 +128,20 @@ class WebLoopServer(prelude.Server):
 
     async def _answer(self, text):
         try:
-            request = json.loads(text)
-            if not isinstance(request, dict):
-                raise ValueError("a request is a JSON object")
+            request = prelude.decode_request(text)
         except ValueError as exc:
-            return json.dumps({"id": None, "error": "bad request: %s" % exc})
+            return prelude.bad_request_line(exc)
         if "latency" in request and "program" not in request:
             return json.dumps(await self._latency(request))
         reply = {"id": request.get("id"), "case": request.get("case")}
         timing = {} if request.get("bench") is True else None
         out = err = ""
         try:
-            program = request.get("program")
-            if not isinstance(program, str):
-                raise CaseError("request has no program text")
-            line = request.get("line", 1)
-            if not isinstance(line, int) or line < 1:
-                raise CaseError("line must be a positive integer")
-            profile = request.get("profile", "asyncio")
-            if profile not in prelude.PROFILES:
-                raise CaseError("unknown profile %r" % (profile,))
-            eager = self.eager or profile == "eager"
-            if eager:
+            program, line, profile, filename = prelude.request_program(request)
+            if self.eager or profile == "eager":
                 raise CaseError("Pyodide's WebLoop cannot run eager tasks: with a task "
                                 "factory its create_task calls asyncio.tasks."
                                 "_set_task_name, which Python 3.14 no longer has")
-            filename = "%s.case" % (request.get("case") or "<case>")
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:

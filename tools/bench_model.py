@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 
+import cli
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -28,24 +30,12 @@ TARGETS = {
 
 
 def main(argv):
-    args = list(argv)
-    model = os.path.join(ROOT, "model", "loopspec-model")
-    repeat = "5"
-    cases = []
-    while args:
-        a = args.pop(0)
-        if a in ("-h", "--help"):
-            print(__doc__.strip())
-            return 0
-        if a == "--model" and args:
-            model = args.pop(0)
-        elif a == "--repeat" and args:
-            repeat = args.pop(0)
-        elif a.startswith("-"):
-            print(f"bench_model.py: unknown option {a}", file=sys.stderr)
-            return 2
-        else:
-            cases.append(a)
+    parsed = cli.parse(argv, __doc__, "bench_model.py", values=("--model", "--repeat"))
+    if isinstance(parsed, int):
+        return parsed
+    opts, cases = parsed
+    model = opts.get("--model", os.path.join(ROOT, "model", "loopspec-model"))
+    repeat = opts.get("--repeat", "5")
     if not cases:
         cases = sorted(glob.glob(os.path.join(ROOT, "cases", "bench", "*.case")))
     if not os.access(model, os.X_OK):

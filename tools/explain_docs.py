@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+import cli
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BLOCK = re.compile(r"(<!-- explain: (\S+)(?: (\S+))? -->\n)(.*?)(<!-- /explain -->)", re.S)
@@ -44,24 +46,13 @@ def render(text, model):
 
 
 def main(argv):
-    args = list(argv)
-    check = False
-    model = os.path.join(ROOT, "model", "loopspec-model")
-    files = []
-    while args:
-        a = args.pop(0)
-        if a in ("-h", "--help"):
-            print(__doc__.strip())
-            return 0
-        if a == "--check":
-            check = True
-        elif a == "--model" and args:
-            model = args.pop(0)
-        elif a.startswith("-"):
-            print(f"explain_docs.py: unknown option {a}", file=sys.stderr)
-            return 2
-        else:
-            files.append(a)
+    parsed = cli.parse(argv, __doc__, "explain_docs.py", values=("--model",),
+                       flags=("--check",))
+    if isinstance(parsed, int):
+        return parsed
+    opts, files = parsed
+    check = opts.get("--check", False)
+    model = opts.get("--model", os.path.join(ROOT, "model", "loopspec-model"))
     files = files or [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "cases", "README.md")]
     if not os.access(model, os.X_OK):
         print(f"explain_docs.py: no model at {model}: run `make model`", file=sys.stderr)

@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 
+import cli
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PLOTS = os.path.join(ROOT, "plots")
@@ -308,24 +310,14 @@ def generate(results_dir, out_dir, svg=True, log=None):
 
 
 def main(argv):
-    args = list(argv)
-    results = os.path.join(ROOT, "results")
-    out = None
-    svg = True
-    while args:
-        a = args.pop(0)
-        if a in ("-h", "--help"):
-            print(__doc__.strip())
-            return 0
-        if a == "--results" and args:
-            results = args.pop(0)
-        elif a == "--out" and args:
-            out = args.pop(0)
-        elif a == "--no-svg":
-            svg = False
-        else:
-            print("plotdata.py: unknown argument %s (see --help)" % a, file=sys.stderr)
-            return 2
+    parsed = cli.parse(argv, __doc__, "plotdata.py", values=("--results", "--out"),
+                       flags=("--no-svg",), positionals=False)
+    if isinstance(parsed, int):
+        return parsed
+    opts, _ = parsed
+    results = opts.get("--results", os.path.join(ROOT, "results"))
+    out = opts.get("--out")
+    svg = not opts.get("--no-svg", False)
     try:
         generate(results, out or os.path.join(results, "plots"), svg=svg, log=print)
     except RuntimeError as exc:

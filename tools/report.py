@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+import cli
+
 PROFILES = ("asyncio", "eager", "asyncio-3.11")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -84,24 +86,13 @@ def write_atomic(path, text):
 
 
 def main(argv):
-    args = list(argv)
-    model = os.path.join(ROOT, "model", "loopspec-model")
-    json_out = None
-    cases = os.path.join(ROOT, "cases")
-    while args:
-        a = args.pop(0)
-        if a in ("-h", "--help"):
-            print(__doc__.strip())
-            return 0
-        if a == "--model" and args:
-            model = args.pop(0)
-        elif a == "--json" and args:
-            json_out = args.pop(0)
-        elif a.startswith("-"):
-            print(f"report.py: unknown option {a}\n\n{__doc__.strip()}", file=sys.stderr)
-            return 2
-        else:
-            cases = a
+    parsed = cli.parse(argv, __doc__, "report.py", values=("--model", "--json"))
+    if isinstance(parsed, int):
+        return parsed
+    opts, rest = parsed
+    model = opts.get("--model", os.path.join(ROOT, "model", "loopspec-model"))
+    json_out = opts.get("--json")
+    cases = rest[-1] if rest else os.path.join(ROOT, "cases")
     if not os.access(model, os.X_OK):
         print(f"report.py: no model at {model}: run `make model`", file=sys.stderr)
         return 2

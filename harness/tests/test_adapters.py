@@ -5,15 +5,12 @@ The Pyodide tests are skipped when `npm ci` has not been run in harness/.
 """
 
 import json
-import os
 import subprocess
-import sys
 import time
 
 import pytest
 
-HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, HARNESS)
+import testlib  # noqa: F401,E402 - puts the harness on sys.path
 
 from casekit import impls  # noqa: E402
 from casekit.adapter import AdapterFailure, AdapterProcess  # noqa: E402

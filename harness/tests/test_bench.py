@@ -7,37 +7,24 @@ with made-up lateness; cases still go through the real model's `ast`.
 Run with `/usr/bin/python3 -m pytest harness/tests`.
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
-import sys
 
 import pytest
 
-HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, HARNESS)
+from testlib import HARNESS, load_script, PYTHON, needs_model  # noqa: E402
 
 from casekit import bench as benchlib  # noqa: E402
 from casekit import features, impls  # noqa: E402
 
 FAKE = os.path.join(HARNESS, "tests", "fakes", "fake_adapter.py")
-PYTHON = "/usr/bin/python3"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(impls.MODEL),
-                                reason="the model is not built: run `make model`")
+pytestmark = needs_model
 
 
-def load_loopspec():
-    path = os.path.join(HARNESS, "loopspec")
-    loader = importlib.machinery.SourceFileLoader("loopspec_bench_tool", path)
-    spec = importlib.util.spec_from_loader("loopspec_bench_tool", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
-loopspec = load_loopspec()
+loopspec = load_script("loopspec", "loopspec_bench_tool")
 
 
 def bench_case(lines, ops=10, program=None, extra=""):

@@ -7,37 +7,24 @@ lines swapped whenever helper h0 logged).
 Run with `/usr/bin/python3 -m pytest harness/tests/test_fuzz.py`.
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, HARNESS)
+from testlib import HARNESS, load_script, PYTHON, needs_model  # noqa: E402
 
 from casekit import features, fuzz, impls  # noqa: E402
 
 SWAP = os.path.join(HARNESS, "tests", "fakes", "swap_adapter.py")
-PYTHON = "/usr/bin/python3"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(impls.MODEL),
-                                reason="the model is not built: run `make model`")
+pytestmark = needs_model
 
 
-def load_loopspec():
-    path = os.path.join(HARNESS, "loopspec")
-    loader = importlib.machinery.SourceFileLoader("loopspec_fuzz_tool", path)
-    spec = importlib.util.spec_from_loader("loopspec_fuzz_tool", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
-loopspec = load_loopspec()
+loopspec = load_script("loopspec", "loopspec_fuzz_tool")
 
 
 @pytest.fixture

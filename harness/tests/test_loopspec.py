@@ -6,39 +6,24 @@ cases still go through the real model's `ast` (make model).
 Run with `/usr/bin/python3 -m pytest harness/tests`.
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
-HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, HARNESS)
+from testlib import HARNESS, load_script, PYTHON, needs_model  # noqa: E402
 
 from casekit import diff, expectations, features, impls  # noqa: E402
 
 FAKE = os.path.join(HARNESS, "tests", "fakes", "fake_adapter.py")
-PYTHON = "/usr/bin/python3"
 
-needs_model = pytest.mark.skipif(not os.path.exists(impls.MODEL),
-                                 reason="the model is not built: run `make model`")
 pytestmark = needs_model
 
 
-def load_loopspec():
-    """Import the extension-less `loopspec` script as a module."""
-    path = os.path.join(HARNESS, "loopspec")
-    loader = importlib.machinery.SourceFileLoader("loopspec_tool", path)
-    spec = importlib.util.spec_from_loader("loopspec_tool", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
-loopspec = load_loopspec()
+loopspec = load_script("loopspec", "loopspec_tool")
 
 
 def case_text(lines, timeout=None, extra_header="", expect=None, program=None):

@@ -3,31 +3,18 @@
 Run with `/usr/bin/python3 -m pytest harness/tests`.
 """
 
-import importlib.machinery
-import importlib.util
 import json
-import os
-import sys
 
 import pytest
 
-HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, HARNESS)
+from testlib import load_script  # noqa: E402
 
 from casekit import casefile  # noqa: E402
 
 
-def load_observe():
-    """Import the extension-less `observe` script as a module."""
-    path = os.path.join(HARNESS, "observe")
-    loader = importlib.machinery.SourceFileLoader("observe_tool", path)
-    spec = importlib.util.spec_from_loader("observe_tool", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
-observe = load_observe()
+observe = load_script("observe", "observe_tool")
 
 FIRST = """\
 ---

@@ -157,27 +157,43 @@ class _Rounds:
     """Loop iterations, as asyncio.run's teardown needs them.
 
     MicroPython's run queue is one FIFO with no iteration boundary, where
-    asyncio runs in iterations and `run_until_complete` returns at the end
-    of the iteration after the one in which main finished (its done
-    callback's).  A task that does nothing but `sleep(0)` is the first of
-    every round: everything queued before its step is one iteration.  At
-    the start of round k + 2, k being main's last round, it cancels the
-    leftovers, where asyncio.run's `_cancel_all_tasks` does.  It costs one
-    task step per round, so bench runs go without it.
+    asyncio runs in iterations, and asyncio.run's teardown is made of them:
+    `run_until_complete(main)` returns at the end of the iteration after the
+    one in which main finished (its done callback's); `_cancel_all_tasks`
+    then cancels the leftovers and runs the loop until their gather is done
+    (the iteration after the last one finished runs gather's callback, the
+    next its stop); then `shutdown_asyncgens()` and
+    `shutdown_default_executor()` each run as a task, one iteration for the
+    step, one for the stop.  A task that does nothing but `sleep(0)` is the
+    first of every round: everything queued before its step is one
+    iteration, so it takes each step at the start of the round where
+    asyncio.run takes it, and keeps the trace as it stands when the last
+    iteration is over.  It costs one task step per round, so bench runs go
+    without it.
     """
 
-    def __init__(self):
+    def __init__(self, trace):
+        self.trace = trace
         self.round = 0
         self.main_done = None
-        self.leftovers = None
+        self.final = None
 
     async def tick(self):
+        leftovers = None
+        final_at = None
         while True:
             self.round += 1
-            if self.main_done is not None and self.round >= self.main_done + 2:
-                break
+            r = self.round
+            if leftovers is None and self.main_done is not None and r >= self.main_done + 2:
+                leftovers = _cancel_leftovers()
+                if not leftovers:
+                    final_at = r + 4        # two shutdown tasks, each with its stop
+            elif leftovers and final_at is None and all(t.done() for t in leftovers):
+                final_at = (r - 1) + 7      # the last ended in r - 1: gather, stop, shutdowns
+            if final_at is not None and r >= final_at:
+                self.final = list(self.trace)
+                return
             await asyncio.sleep(0)
-        self.leftovers = _cancel_leftovers()
 
 
 def _cancel_leftovers():
@@ -188,7 +204,7 @@ def _cancel_leftovers():
 
 
 async def _runner(main, trace, exact_teardown=True):
-    rounds = _Rounds() if exact_teardown else None
+    rounds = _Rounds(trace) if exact_teardown else None
 
     async def main_then_mark():
         try:
@@ -204,17 +220,18 @@ async def _runner(main, trace, exact_teardown=True):
         await task
     except BaseException as exc:  # CancelledError is a BaseException here too
         uncaught = exc
-    # asyncio.run's teardown: cancel what is still pending, wait for it.
     if ticker is not None:
+        # asyncio.run's teardown, round for round (_Rounds).
         await ticker
-        leftovers = rounds.leftovers
+        trace = rounds.final
     else:
+        # Bench runs: cancel what is still pending, wait for it.
         leftovers = _cancel_leftovers()
-    for t in leftovers:
-        try:
-            await t
-        except BaseException:
-            pass
+        for t in leftovers:
+            try:
+                await t
+            except BaseException:
+                pass
     if uncaught is not None:
         trace.append("uncaught " + describe(uncaught))
     return trace

@@ -27,6 +27,7 @@
 # through the `js` module, and fall back to ticks_us() without it.
 
 import asyncio
+from asyncio import core as _core
 import json
 import sys
 import time
@@ -192,8 +193,21 @@ class _Rounds:
                 final_at = (r - 1) + 7      # the last ended in r - 1: gather, stop, shutdowns
             if final_at is not None and r >= final_at:
                 self.final = list(self.trace)
+                _drop_pending()
                 return
             await asyncio.sleep(0)
+
+
+def _drop_pending():
+    """Empty the run queue, as closing a loop drops what is still scheduled.
+
+    The clock's step is the running one, so it is not in the queue; a task
+    still ready would otherwise run on, and one that never ends would keep
+    MicroPython's task loop from ever returning to JavaScript.
+    """
+    queue = _core._task_queue
+    while queue.peek():
+        queue.pop()
 
 
 def _cancel_leftovers():

@@ -5,14 +5,15 @@ The Pyodide tests are skipped when `npm ci` has not been run in harness/.
 """
 
 import json
+import os
 import subprocess
 import time
 
 import pytest
 
-import testlib  # noqa: F401,E402 - puts the harness on sys.path
+from testlib import HARNESS  # noqa: E402
 
-from casekit import impls  # noqa: E402
+from casekit import casefile, impls  # noqa: E402
 from casekit.adapter import AdapterFailure, AdapterProcess  # noqa: E402
 
 FIRST_EXAMPLE = '''\
@@ -334,6 +335,27 @@ def test_webloop_cancels_leftovers_and_reports_errors(webloop):
     reply = ask(webloop, "async def main(:\n    pass\n", case="t/bad", line=7)
     assert reply["error"].startswith("t/bad.case:7:")
     assert "cannot run eager tasks" in ask(webloop, FIRST_EXAMPLE, profile="eager")["error"]
+
+
+def teardown_case():
+    """The program and CPython's trace of a case that counts asyncio.run's
+    teardown iterations: a task started while the leftovers are cancelled
+    steps once in each until the loop closes."""
+    path = os.path.join(os.path.dirname(HARNESS), "cases", "teardown",
+                        "task-started-during-the-teardown-runs-until-the-loop-closes.case")
+    case = casefile.parse_case(path)
+    return case.program, case.program_line, list(case.expected("asyncio"))
+
+
+@needs_node
+@pytest.mark.parametrize("fixture", ["webloop", "micropython"])
+def test_clock_takes_the_teardown_iterations_of_asyncio_run(fixture, request):
+    adapter = request.getfixturevalue(fixture)
+    program, line, expected = teardown_case()
+    assert ask(adapter, program, line=line)["trace"] == expected
+    # The task still running when the loop closes is dropped: the adapter
+    # answers the next request.
+    assert ask(adapter, FIRST_EXAMPLE)["trace"] == ["await", "create_task"]
 
 
 # -- MicroPython -------------------------------------------------------------------

@@ -342,6 +342,7 @@ static int call(compiler *C, ls_node *n) {
             ls_node *a = n->list[i];
             if (a->kind != LS_N_KWARG) continue;
             if (expr(C, a->k[0]) < 0) {
+                for (int j = 0; j < names->n; j++) free(names->v[j].u.o);
                 free(names->v);
                 free(names);
                 return -1;

@@ -20,6 +20,10 @@ START_TEST(names) {
     /* found by fuzz-run: an error after a `break` leaked the loop's patch list */
     fails("async def main():\n    for i in range(3):\n        break\n        log(nowhere)\n",
           ":8:13: error: name 'nowhere' is not defined");
+    /* found by fuzz-parser: an error in a later keyword argument leaked the
+     * names of the earlier ones */
+    fails("async def main():\n    log(await sleep(result=1, delay=nope))\n",
+          ":6:37: error: name 'nope' is not defined");
     fails("async def f():\n    pass\n\nasync def f():\n    pass\n\nasync def main():\n    pass\n",
           "error: function 'f' is defined twice");
     fails("def f():\n    async with x:\n        pass\n\nasync def main():\n    pass\n",

@@ -1,5 +1,6 @@
 /* fuzz_run.c: libFuzzer target for a whole model run under every
- * profile, with a small step budget so that no input can hang it. */
+ * profile, with small step and memory budgets so that no input can hang
+ * it or exhaust the machine. */
 #include "case.h"
 #include "compile.h"
 #include "loop.h"
@@ -17,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             ls_vm vm;
             if (ls_vm_init(&vm, p, prof) == 0) {
                 vm.max_steps = 50000;
+                vm.max_bytes = 256u << 20;   /* well under -rss_limit_mb */
                 ls_run_main(&vm);
             }
             ls_vm_free(&vm);

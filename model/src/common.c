@@ -20,9 +20,16 @@ void ls_error_at(ls_error *e, const char *path, int line, int col,
     e->set = 1;
 }
 
+static const char *oom_note;
+
+void ls_set_oom_note(const char *note) { oom_note = note; }
+
+/* The allocators never return NULL: there is no way on from here that
+ * would not leave a half-built object behind. */
 static void oom(void) {
-    fputs("loopspec-model: out of memory\n", stderr);
-    exit(70);
+    fprintf(stderr, "loopspec-model: out of memory%s%s\n", oom_note ? ": " : "",
+            oom_note ? oom_note : "");
+    exit(3);
 }
 
 void *ls_xmalloc(size_t n) {

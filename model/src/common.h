@@ -37,6 +37,9 @@ void ls_error_at(ls_error *e, const char *path, int line, int col,
                  const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* What running out of memory prints before the exit with status 3 (the
+ * run cannot finish), e.g. the case and its budget; NULL: nothing more. */
+void ls_set_oom_note(const char *note);
 void *ls_xmalloc(size_t n);
 void *ls_xcalloc(size_t n, size_t size);
 void *ls_xrealloc(void *p, size_t n);

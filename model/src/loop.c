@@ -641,7 +641,9 @@ int ls_loop_step(ls_vm *vm) {
     size_t n = L->ready.len;
     ls_explain_iteration(vm, n);
     for (size_t i = 0; i < n; i++) {
-        if (vm->bytes > vm->threshold) ls_gc_collect(vm, NULL);
+        if (vm->bytes > vm->threshold &&
+            !ls_gc_collect_checked(vm, NULL, vm->prog->path, 1))
+            return -1;
         ls_handle *h = ls_queue_pop(&L->ready);
         /* Each handle counts against the step budget: callbacks that only
          * reschedule each other cannot spin forever either. */

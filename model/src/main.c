@@ -18,6 +18,14 @@
 #define EXIT_MALFORMED 2
 #define EXIT_RUNTIME 3
 
+#if defined(__SANITIZE_ADDRESS__)
+#define LS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LS_ASAN 1
+#endif
+#endif
+
 static const char *usage_main =
     "usage: loopspec-model COMMAND [OPTIONS] CASE...\n"
     "\n"
@@ -36,10 +44,12 @@ static const char *usage_main =
     "profiles: asyncio (default; CPython 3.12+), eager (eager_task_factory),\n"
     "asyncio-3.11. 'loopspec-model COMMAND --help' for each command.\n"
     "exit status: 0 ok, 1 check failures, 2 malformed case or usage, 3 the\n"
-    "model could not finish the run (it would hang, or ran out of steps).\n";
+    "model could not finish the run (it would hang, or ran out of steps or\n"
+    "memory).\n";
 
 static const char *usage_run =
-    "usage: loopspec-model run [--profile P] [--explain[=json]] [--max-steps N] CASE\n"
+    "usage: loopspec-model run [--profile P] [--explain[=json]] [--max-steps N]\n"
+    "                          [--max-memory MIB] CASE\n"
     "\n"
     "Runs CASE as asyncio.run(main()) under profile P (asyncio, eager,\n"
     "asyncio-3.11; default asyncio) and prints its trace: one line per log(),\n"
@@ -48,9 +58,10 @@ static const char *usage_run =
     "scheduled it, where each task step resumed and why it suspended, what\n"
     "it scheduled for when, and each log line in place; --explain=json gives\n"
     "the same as one JSON object per event. --max-steps bounds the\n"
-    "instructions run (default 4e9). Exit 0 when the case ran, 2 when it is\n"
-    "malformed, 3 when the run cannot finish (CPython would block forever, or\n"
-    "the step budget ran out).\n";
+    "instructions run (default 4e9); --max-memory the MiB that may stay live\n"
+    "(default 1024: a million pending tasks take about 600). Exit 0 when the\n"
+    "case ran, 2 when it is malformed, 3 when the run cannot finish (CPython\n"
+    "would block forever, or a budget ran out).\n";
 
 static const char *usage_check =
     "usage: loopspec-model check [--profile P | --all-profiles] [--explain] [-q] CASE|DIR...\n"
@@ -102,6 +113,30 @@ static void result_free(run_result *r) {
 static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool echo, int explain,
                       ls_buf *explained, run_result *r);
 
+/* `run --max-memory`: the memory budget of the runs of this process. */
+static size_t max_memory;
+
+/* The memory budget counts what the collector sees; one allocation too
+ * big for the machine (a list doubled forty times) would still reach the
+ * kernel's OOM killer, so the process's data segment is limited too, to
+ * four budgets: malloc fails, and the run stops with a message. Not under
+ * ASan, whose shadow memory is data too. */
+static void limit_data(const char *path, size_t budget) {
+    static char note[512];
+    snprintf(note, sizeof note, "%s: a run may use about %zu MiB "
+             "(loopspec-model run --max-memory)", path, (budget >> 20) * 4);
+    ls_set_oom_note(note);
+#ifndef LS_ASAN
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_DATA, &rl) == 0) {
+        rlim_t want = (rlim_t)budget * 4;
+        if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) want = rl.rlim_max;
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_DATA, &rl);
+    }
+#endif
+}
+
 static int run_case(const ls_case *c, int profile, uint64_t max_steps, bool echo, run_result *r) {
     return run_case_x(c, profile, max_steps, echo, LS_EXPLAIN_OFF, NULL, r);
 }
@@ -120,6 +155,8 @@ static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool ec
     vm.echo = echo;
     vm.explain = explain;
     if (max_steps) vm.max_steps = max_steps;
+    if (max_memory) vm.max_bytes = max_memory;
+    limit_data(c->path, vm.max_bytes);
     if (rc == 0) rc = ls_run_main(&vm);
     if (rc < 0) {
         snprintf(r->err, sizeof r->err, "%s", vm.err.msg);
@@ -174,6 +211,14 @@ static int cmd_run(int argc, char **argv) {
                 fprintf(stderr, "loopspec-model: --max-steps takes a positive number\n");
                 return EXIT_MALFORMED;
             }
+        } else if (strcmp(argv[i], "--max-memory") == 0 && i + 1 < argc) {
+            char *end;
+            unsigned long long mib = strtoull(argv[++i], &end, 10);
+            if (*end || !mib || mib > ((size_t)-1 >> 22)) {
+                fprintf(stderr, "loopspec-model: --max-memory takes a positive number of MiB\n");
+                return EXIT_MALFORMED;
+            }
+            max_memory = (size_t)mib << 20;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "loopspec-model run: unknown option '%s'\n%s", argv[i], usage_run);
             return EXIT_MALFORMED;

@@ -499,6 +499,37 @@ static void mark_roots(ls_vm *vm) {
     if (vm->running) mark_handle(vm, vm->running);
 }
 
+/* An object's bytes with the arrays it owns, for the memory budget; an
+ * object too big for the free lists counts as LS_SMALL_MAX. */
+static size_t obj_bytes(const ls_obj *o) {
+    size_t n = o->sizeclass ? (size_t)o->sizeclass << 4 : LS_SMALL_MAX;
+    switch (o->kind) {
+    case LS_O_LIST:
+    case LS_O_TUPLE:
+        return n + (size_t)((const ls_list *)o)->cap * sizeof(ls_value);
+    case LS_O_STR:
+        return n + (o->sizeclass ? 0 : ((const ls_str *)o)->len);
+    case LS_O_FUTURE:
+    case LS_O_TASK:
+    case LS_O_GATHER:
+        return n + (size_t)((const ls_future *)o)->capcb * sizeof(ls_callback);
+    case LS_O_RECORD:
+        return n + (size_t)((const ls_record *)o)->cap * sizeof(struct ls_field);
+    default:
+        return n;
+    }
+}
+
+bool ls_gc_collect_checked(ls_vm *vm, ls_obj *active, const char *path, int line) {
+    ls_gc_collect(vm, active);
+    if (vm->bytes <= vm->max_bytes) return true;
+    ls_error_at(&vm->err, path, line, 1,
+                "memory budget of %zu MiB exceeded: %zu MiB live after a collection "
+                "(tasks or lists that grow without end?)",
+                vm->max_bytes >> 20, vm->bytes >> 20);
+    return false;
+}
+
 void ls_gc_collect(ls_vm *vm, ls_obj *active) {
     mark_roots(vm);
     ls_gc_mark_obj(vm, active);
@@ -509,16 +540,20 @@ void ls_gc_collect(ls_vm *vm, ls_obj *active) {
         ls_obj *o = *pp;
         if (o->mark) {
             o->mark = 0;
-            live += o->sizeclass ? (size_t)o->sizeclass << 4 : LS_SMALL_MAX;
+            live += obj_bytes(o);
             pp = &o->gcnext;
         } else {
             *pp = o->gcnext;
             free_obj(vm, o);
         }
     }
-    /* Next collection when the heap has doubled: O(1) amortized. */
+    /* Next collection when the heap has doubled: O(1) amortized; but no
+     * later than a quarter over the memory budget, so that a run outgrowing
+     * it stops before it has taken twice as much. */
     vm->bytes = live;
     vm->threshold = live * 2 > LS_GC_MIN ? live * 2 : LS_GC_MIN;
+    size_t cap = vm->max_bytes + vm->max_bytes / 4;
+    if (vm->max_bytes && vm->threshold > cap) vm->threshold = cap > live + LS_GC_MIN ? cap : live + LS_GC_MIN;
     if (vm->gc_stress) vm->threshold = 0;
 }
 

@@ -300,6 +300,9 @@ void ls_gc_mark_value(ls_vm *vm, ls_value v);
 void ls_gc_mark_obj(ls_vm *vm, ls_obj *o);
 /* Collects; `active` is the running frame (its chain is a root). */
 void ls_gc_collect(ls_vm *vm, ls_obj *active);
+/* ls_gc_collect, then false with vm->err set (at path:line) when what is
+ * live exceeds vm->max_bytes. */
+bool ls_gc_collect_checked(ls_vm *vm, ls_obj *active, const char *path, int line);
 void ls_gc_free_all(ls_vm *vm);
 
 #endif

@@ -19,6 +19,8 @@
 
 #define LS_MAX_DEPTH 1000     /* frames in one chain: CPython's recursion limit */
 #define LS_DEFAULT_STEPS 4000000000ull
+/* Live bytes a run may keep: a million pending tasks take about 600 MiB. */
+#define LS_DEFAULT_MEMORY ((size_t)1 << 30)
 
 int ls_vm_raise(ls_vm *vm, ls_exc_type type, const char *fmt, ...) {
     char msg[512];
@@ -693,7 +695,9 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 if (++vm->steps > vm->max_steps) goto budget;
                 if (vm->bytes > vm->threshold && vm->depth == 1 && vm->gc_ready) {
                     SAVE();
-                    ls_gc_collect(vm, (ls_obj *)f);
+                    if (!ls_gc_collect_checked(vm, (ls_obj *)f, vm->prog->path,
+                                               f->proto->lines[pc ? pc - 1 : 0]))
+                        goto aborted;
                 }
             }
             pc = (uint32_t)arg;
@@ -863,7 +867,9 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                  * chain (the callee and arguments still on its stack),
                  * the loop's queues, or a task. */
                 SAVE();
-                ls_gc_collect(vm, (ls_obj *)f);
+                if (!ls_gc_collect_checked(vm, (ls_obj *)f, vm->prog->path,
+                                           f->proto->lines[pc ? pc - 1 : 0]))
+                    goto aborted;
             }
             ls_value kw = vm->kwnames;
             vm->kwnames = ls_none();
@@ -1167,6 +1173,7 @@ yield:
 
 budget:
     budget_exhausted(vm, f, pc);
+aborted:
     vm->depth--;
     return LS_EXEC_ABORT;
 #undef LOAD
@@ -1186,6 +1193,7 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
     vm->profile = profile;
     vm->kwnames = ls_none();
     vm->max_steps = LS_DEFAULT_STEPS;
+    vm->max_bytes = LS_DEFAULT_MEMORY;
     vm->threshold = 8u << 20;
     /* LOOPSPEC_GC_STRESS=1 collects at every safe point: a test of the
      * collector's roots, far too slow for anything else. */

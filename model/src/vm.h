@@ -100,6 +100,7 @@ struct ls_vm {
     bool echo;                 /* print each line as it is logged */
     /* limits and fatal errors */
     uint64_t steps, max_steps;
+    size_t max_bytes;          /* memory budget: live bytes after a collection */
     ls_error err;
     uint64_t var_ids;
     ls_task *main_task;

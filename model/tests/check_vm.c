@@ -60,6 +60,46 @@ START_TEST(step_budget) {
 }
 END_TEST
 
+/* Runs `program` with a memory budget of `mib` MiB: the error message. */
+static char *run_with_budget(const char *program, size_t mib) {
+    char *path = tu_case(program);
+    ls_case c;
+    ls_error e = {0};
+    ck_assert_int_eq(ls_case_load(&c, path, &e), 0);
+    ls_program *p = ls_compile(&c, &e);
+    ck_assert_ptr_nonnull(p);
+    ls_vm vm;
+    ck_assert_int_eq(ls_vm_init(&vm, p, LS_PROF_ASYNCIO), 0);
+    vm.max_bytes = mib << 20;
+    char *msg = NULL;
+    if (ls_run_main(&vm) < 0) msg = ls_xstrndup(vm.err.msg, strlen(vm.err.msg));
+    ls_vm_free(&vm);
+    ls_program_free(p);
+    ls_case_free(&c);
+    unlink(path);
+    free(path);
+    return msg;
+}
+
+START_TEST(memory_budget) {
+    /* A task tree without a base case, and a list doubled in a loop: both
+     * stop at a safe point once what is live exceeds the budget. */
+    char *msg = run_with_budget("async def node(d):\n    t1 = create_task(node(d - 1))\n"
+                                "    t2 = create_task(node(d - 1))\n    await t1\n    await t2\n\n"
+                                "async def main():\n    await node(3)\n", 16);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_ptr_nonnull(strstr(msg, "error: memory budget of 16 MiB exceeded"));
+    free(msg);
+    msg = run_with_budget("async def main():\n    x = [1]\n    for i in range(40):\n        x = x + x\n", 16);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_ptr_nonnull(strstr(msg, ":7:1: error: memory budget of 16 MiB exceeded"));
+    free(msg);
+    /* What fits runs to the end. */
+    ck_assert_ptr_null(run_with_budget("async def main():\n    x = [1]\n    for i in range(16):\n"
+                                       "        x = x + x\n    log(len(x))\n", 16));
+}
+END_TEST
+
 START_TEST(runtime_errors_are_exceptions) {
     TU_RUN_EQ("async def main():\n    try:\n        x = [1][5]\n    except Exception as e:\n"
               "        log(repr(e))\n    log(1 // 0)\n",
@@ -95,6 +135,7 @@ static Suite *suite(void) {
     tc = tcase_create("memory");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, many_tasks_collect);
+    tcase_add_test(tc, memory_budget);
     suite_add_tcase(s, tc);
     return s;
 }

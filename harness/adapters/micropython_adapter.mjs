@@ -67,6 +67,8 @@ async function main() {
     stdout: (text) => { captured.stdout += text + "\n"; },
     stderr: (text) => { captured.stderr += text + "\n"; },
   });
+  // protocol.py first: the prelude uses its names from the same namespace.
+  mp.runPython(readFileSync(join(HERE, "protocol.py"), "utf8"));
   mp.runPython(readFileSync(join(HERE, "micropython_prelude.py"), "utf8"));
   mp.runPython("_ready = json.dumps(ready())");
   send(mp.globals.get("_ready"));

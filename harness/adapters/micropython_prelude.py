@@ -26,6 +26,10 @@
 # they read the host's clock, JavaScript's performance.now() (microseconds),
 # through the `js` module, and fall back to ticks_us() without it.
 
+# protocol.py (the requests, shared with the other Python adapters) runs
+# first in the same namespace: CaseError, PROFILES, decode_request,
+# bad_request_line and request_program come from there.
+
 import asyncio
 from asyncio import core as _core
 import json
@@ -40,7 +44,6 @@ except Exception:  # not the pyscript build
 
 LATENCY_DELAYS_MS = (0, 0.1, 0.5, 1, 2, 5)
 
-PROFILES = ("asyncio", "eager", "asyncio-3.11")
 FEATURE_NAMES = (
     "ensure_future", "gather", "wait", "wait_for", "shield", "Lock", "Event",
     "Condition", "Semaphore", "Queue", "InvalidStateError", "current_task",
@@ -50,10 +53,6 @@ FEATURE_METHODS = (
     "remove_done_callback", "set_result", "set_exception", "cancelling",
     "uncancel", "get_name",
 )
-
-
-class CaseError(Exception):
-    pass
 
 
 def features():
@@ -125,18 +124,9 @@ def make_globals(trace):
 
 def prepare(request):
     """Compile and load one request's program; the globals dict."""
-    program = request.get("program")
-    if not isinstance(program, str):
-        raise CaseError("request has no program text")
-    line = request.get("line", 1)
-    if not isinstance(line, int) or line < 1:
-        raise CaseError("line must be a positive integer")
-    profile = request.get("profile", "asyncio")
-    if profile not in PROFILES:
-        raise CaseError("unknown profile %r" % (profile,))
+    program, line, profile, filename = request_program(request)
     if profile == "eager":
         raise CaseError("MicroPython has no eager tasks")
-    filename = "%s.case" % (request.get("case") or "<case>")
     source = "\n" * (line - 1) + program
     trace = []
     g = make_globals(trace)
@@ -289,11 +279,9 @@ async def latency(request):
 async def answer(text):
     """The reply line (a JSON string) to one request line."""
     try:
-        request = json.loads(text)
-        if not isinstance(request, dict):
-            raise ValueError("a request is a JSON object")
+        request = decode_request(text)
     except ValueError as exc:
-        return json.dumps({"id": None, "error": "bad request: %s" % exc})
+        return bad_request_line(exc)
     if "latency" in request and "program" not in request:
         return json.dumps(await latency(request))
     reply = {"id": request.get("id"), "case": request.get("case")}

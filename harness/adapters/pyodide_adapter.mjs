@@ -29,7 +29,7 @@ import { createRequire } from "node:module";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PY_DIR = "/loopspec";
-const PY_FILES = ["prelude.py", "virtual_loop.py", "webloop_runner.py"];
+const PY_FILES = ["protocol.py", "prelude.py", "virtual_loop.py", "webloop_runner.py"];
 
 /** Parse the command line; exits with status 2 on an unknown option. */
 function parseArgs(argv) {

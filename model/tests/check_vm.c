@@ -40,28 +40,9 @@ START_TEST(hang_is_reported) {
 }
 END_TEST
 
-START_TEST(step_budget) {
-    char *path = tu_case("async def main():\n    while True:\n        pass\n");
-    ls_case c;
-    ls_error e = {0};
-    ck_assert_int_eq(ls_case_load(&c, path, &e), 0);
-    ls_program *p = ls_compile(&c, &e);
-    ck_assert_ptr_nonnull(p);
-    ls_vm vm;
-    ck_assert_int_eq(ls_vm_init(&vm, p, LS_PROF_ASYNCIO), 0);
-    vm.max_steps = 100000;
-    ck_assert_int_eq(ls_run_main(&vm), -1);
-    ck_assert_ptr_nonnull(strstr(vm.err.msg, ":6:1: error: step budget of 100000 instructions exhausted"));
-    ls_vm_free(&vm);
-    ls_program_free(p);
-    ls_case_free(&c);
-    unlink(path);
-    free(path);
-}
-END_TEST
-
-/* Runs `program` with a memory budget of `mib` MiB: the error message. */
-static char *run_with_budget(const char *program, size_t mib) {
+/* Runs `program` with the given budgets (0: the default): the error
+ * message, or NULL when the run ended normally. */
+static char *run_limited(const char *program, uint64_t max_steps, size_t max_mib) {
     char *path = tu_case(program);
     ls_case c;
     ls_error e = {0};
@@ -70,7 +51,8 @@ static char *run_with_budget(const char *program, size_t mib) {
     ck_assert_ptr_nonnull(p);
     ls_vm vm;
     ck_assert_int_eq(ls_vm_init(&vm, p, LS_PROF_ASYNCIO), 0);
-    vm.max_bytes = mib << 20;
+    if (max_steps) vm.max_steps = max_steps;
+    if (max_mib) vm.max_bytes = max_mib << 20;
     char *msg = NULL;
     if (ls_run_main(&vm) < 0) msg = ls_xstrndup(vm.err.msg, strlen(vm.err.msg));
     ls_vm_free(&vm);
@@ -81,22 +63,30 @@ static char *run_with_budget(const char *program, size_t mib) {
     return msg;
 }
 
+START_TEST(step_budget) {
+    char *msg = run_limited("async def main():\n    while True:\n        pass\n", 100000, 0);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_ptr_nonnull(strstr(msg, ":6:1: error: step budget of 100000 instructions exhausted"));
+    free(msg);
+}
+END_TEST
+
 START_TEST(memory_budget) {
     /* A task tree without a base case, and a list doubled in a loop: both
      * stop at a safe point once what is live exceeds the budget. */
-    char *msg = run_with_budget("async def node(d):\n    t1 = create_task(node(d - 1))\n"
-                                "    t2 = create_task(node(d - 1))\n    await t1\n    await t2\n\n"
-                                "async def main():\n    await node(3)\n", 16);
+    char *msg = run_limited("async def node(d):\n    t1 = create_task(node(d - 1))\n"
+                            "    t2 = create_task(node(d - 1))\n    await t1\n    await t2\n\n"
+                            "async def main():\n    await node(3)\n", 0, 16);
     ck_assert_ptr_nonnull(msg);
     ck_assert_ptr_nonnull(strstr(msg, "error: memory budget of 16 MiB exceeded"));
     free(msg);
-    msg = run_with_budget("async def main():\n    x = [1]\n    for i in range(40):\n        x = x + x\n", 16);
+    msg = run_limited("async def main():\n    x = [1]\n    for i in range(40):\n        x = x + x\n", 0, 16);
     ck_assert_ptr_nonnull(msg);
     ck_assert_ptr_nonnull(strstr(msg, ":7:1: error: memory budget of 16 MiB exceeded"));
     free(msg);
     /* What fits runs to the end. */
-    ck_assert_ptr_null(run_with_budget("async def main():\n    x = [1]\n    for i in range(16):\n"
-                                       "        x = x + x\n    log(len(x))\n", 16));
+    ck_assert_ptr_null(run_limited("async def main():\n    x = [1]\n    for i in range(16):\n"
+                                   "        x = x + x\n    log(len(x))\n", 0, 16));
 }
 END_TEST
 

@@ -544,7 +544,6 @@ class Generator:
 
     def statement(self, ctx):
         """One statement for a helper or worker body (or main's free part)."""
-        r = self.r
         top = ctx.depth < 2
         menu = [
             (3, "log"), (2, "sleep0"), (1.5, "suspend"),
@@ -1424,7 +1423,10 @@ class Shrinker:
         stmts[i] = Stmt(clauses, s.uses, s.defines, s.simpler, s.names, s.template)
         return prog
 
-    def blocks(self, best):
+    def sweep(self, best, reduce):
+        """Applies `reduce(best, path, block)` (a smaller program or None) to
+        each non-empty block, starting over after each success, until a
+        whole sweep changes nothing or the test budget is spent."""
         progress = False
         restart = True
         while restart and self.tests < self.budget:
@@ -1433,11 +1435,14 @@ class Shrinker:
                 block = self.get_block(best, path)
                 if not block:
                     continue
-                new = self.ddmin(best, path, block)
+                new = reduce(best, path, block)
                 if new is not None:
                     best, progress, restart = new, True, True
                     break
         return best, progress
+
+    def blocks(self, best):
+        return self.sweep(best, self.ddmin)
 
     def ddmin(self, best, path, block):
         """A smaller program (statements of the block at `path` removed) or None."""
@@ -1462,26 +1467,18 @@ class Shrinker:
         return changed
 
     def replacements(self, best):
-        progress = False
-        restart = True
-        while restart and self.tests < self.budget:
-            restart = False
-            for path in self.block_paths(best):
-                block = self.get_block(best, path)
-                if not block:
-                    continue
-                for i, s in enumerate(block):
-                    for alt in self.alternatives(s):
-                        new_block = block[:i] + alt + block[i + 1:]
-                        ok, cand = self.check(self.with_block(best, path, new_block))
-                        if ok:
-                            best, progress, restart = cand, True, True
-                            break
-                    if restart:
-                        break
-                if restart:
-                    break
-        return best, progress
+        return self.sweep(best, self.replace_one)
+
+    def replace_one(self, best, path, block):
+        """The program with one statement of the block replaced by a simpler
+        alternative, or None."""
+        for i, s in enumerate(block):
+            for alt in self.alternatives(s):
+                new_block = block[:i] + alt + block[i + 1:]
+                ok, cand = self.check(self.with_block(best, path, new_block))
+                if ok:
+                    return cand
+        return None
 
     @staticmethod
     def alternatives(s):

@@ -270,6 +270,15 @@ def run(coro, loop_factory, trace=None):
             loop.close()
 
 
+def set_error(reply, exc):
+    """The reply's `error` for `exc`: a CaseError's own message, anything
+    else as a fault of the adapter."""
+    if isinstance(exc, CaseError):
+        reply["error"] = str(exc)
+    else:
+        reply["error"] = "adapter: " + describe(exc)
+
+
 def finish_reply(reply, timing, out, err):
     """Adds the bench timing and what the program printed to a reply."""
     if timing and "trace" in reply:
@@ -364,10 +373,8 @@ class Server:
             result = run(measure_latency(delays, samples), self.base_factory)
             result["clock"] = "time.monotonic_ns"
             reply["latency"] = result
-        except CaseError as exc:
-            reply["error"] = str(exc)
         except Exception as exc:
-            reply["error"] = "adapter: " + describe(exc)
+            set_error(reply, exc)
         return reply
 
     def handle(self, request):
@@ -386,10 +393,8 @@ class Server:
                     reply["trace"] = run_program(code, factory, filename, timing)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
-        except CaseError as exc:
-            reply["error"] = str(exc)
-        except Exception as exc:  # a fault of the runner itself
-            reply["error"] = "adapter: " + describe(exc)
+        except Exception as exc:
+            set_error(reply, exc)
         return finish_reply(reply, timing, out, err)
 
     def handle_line(self, text):

@@ -148,10 +148,8 @@ class WebLoopServer(prelude.Server):
                     reply["trace"] = await run_program(code, filename, timing)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
-        except CaseError as exc:
-            reply["error"] = str(exc)
-        except Exception as exc:  # a fault of the runner itself
-            reply["error"] = "adapter: " + describe(exc)
+        except Exception as exc:
+            prelude.set_error(reply, exc)
         return json.dumps(prelude.finish_reply(reply, timing, out, err))
 
     async def _latency(self, request):
@@ -162,10 +160,8 @@ class WebLoopServer(prelude.Server):
             result = await prelude.measure_latency(delays, samples)
             result["clock"] = "time.monotonic_ns"
             reply["latency"] = result
-        except CaseError as exc:
-            reply["error"] = str(exc)
         except Exception as exc:
-            reply["error"] = "adapter: " + describe(exc)
+            prelude.set_error(reply, exc)
         return reply
 
 

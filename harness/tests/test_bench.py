@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from testlib import HARNESS, load_script, PYTHON, needs_model  # noqa: E402
+from testlib import HARNESS, load_script, PYTHON, needs_model, write  # noqa: E402
 
 from casekit import bench as benchlib  # noqa: E402
 from casekit import features, impls  # noqa: E402
@@ -31,13 +31,6 @@ def bench_case(lines, ops=10, program=None, extra=""):
     header = "---\ntitle: a benchmark\nsource: harness tests\nbench: %d\n%s---\n" % (ops, extra)
     body = program or ("async def main():\n" + "".join('    log("%s")\n' % l for l in lines))
     return header + body + "\nexpect:\n" + "".join("    %s\n" % l for l in lines)
-
-
-def write(root, case_id, text):
-    path = root / "cases" / (case_id + ".case")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return str(path)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from testlib import HARNESS, load_script, PYTHON, needs_model  # noqa: E402
+from testlib import HARNESS, load_script, PYTHON, needs_model, write  # noqa: E402
 
 from casekit import diff, expectations, features, impls  # noqa: E402
 
@@ -36,13 +36,6 @@ def case_text(lines, timeout=None, extra_header="", expect=None, program=None):
         '    log("%s")\n' % l for l in lines))
     expect = lines if expect is None else expect
     return header + body + "\nexpect:\n" + "".join("    %s\n" % l for l in expect)
-
-
-def write(root, case_id, text):
-    path = root / "cases" / (case_id + ".case")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return str(path)
 
 
 @pytest.fixture

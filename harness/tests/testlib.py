@@ -29,3 +29,11 @@ def load_script(name, module_name):
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+def write(root, case_id, text):
+    """Write a case file as `root`/cases/`case_id`.case; its path."""
+    path = root / "cases" / (case_id + ".case")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)

@@ -163,26 +163,23 @@ class AdapterProcess:
         request = {"id": self._next_id, "case": case, "program": program,
                    "line": line, "profile": profile}
         request.update(extra)
+        return self._write(request, case)
+
+    def send_latency(self, spec):
+        """Send a latency request (ADAPTERS.md, "Timer latency"); return its id."""
+        self.ensure_ready()
+        self._next_id += 1
+        return self._write({"id": self._next_id, "latency": spec}, None)
+
+    def _write(self, request, case):
+        """Write one request line; its id. A dead adapter is a crash."""
         self._pending_case = case
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
             self.proc.stdin.flush()
         except OSError:
             raise self._crashed()
-        return self._next_id
-
-    def send_latency(self, spec):
-        """Send a latency request (ADAPTERS.md, "Timer latency"); return its id."""
-        self.ensure_ready()
-        self._next_id += 1
-        self._pending_case = None
-        request = {"id": self._next_id, "latency": spec}
-        try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
-            self.proc.stdin.flush()
-        except OSError:
-            raise self._crashed()
-        return self._next_id
+        return request["id"]
 
     def receive(self, request_id, deadline):
         """The reply to `request_id` by `deadline` (time.monotonic())."""

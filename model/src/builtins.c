@@ -387,9 +387,7 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         int64_t si = 0;
         double sf = 0, comp = 0;
         bool fl = false;
-        /* 3.12+ adds floats with Neumaier's compensated summation; 3.11
-         * adds them plainly. */
-        bool neumaier = vm->profile != LS_PROF_PY311;
+        bool neumaier = ls_since(vm->profile, LS_CH_NEUMAIER_SUM);
         for (int i = 0; i < src->n; i++) {
             ls_value x = src->v[i];
             if (!is_num(x))
@@ -472,9 +470,16 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
             }
         return ls_vm_raise(vm, LS_E_RUNTIME, "__new(): no class '%s'", cn);
     }
-    case LS_B_PROFILE:
-        *out = ls_str_cstr(vm, ls_profile_name(vm->profile));
+    case LS_B_SINCE: {
+        /* __since("change"): whether the profile's CPython has that row of
+         * LS_CHANGES (profile.h). */
+        if (!ls_is(args[0], LS_O_STR)) return ls_vm_raise(vm, LS_E_TYPE, "__since() takes a change name");
+        const ls_str *name = (ls_str *)args[0].u.o;
+        int ch = ls_change_parse(name->s, name->len);
+        if (ch < 0) return ls_vm_raise(vm, LS_E_RUNTIME, "__since(): no change '%s'", name->s);
+        *out = ls_bool(ls_since(vm->profile, (ls_change)ch));
         return 0;
+    }
     case LS_B_TIME:
         *out = ls_float(vm->loop.now);
         return 0;

@@ -35,7 +35,7 @@
     X(CURRENT_TASK, "current_task", 0, 0)                                      \
     /* the prelude's own: */                                                   \
     X(NEW, "__new", 1, 1)                                                      \
-    X(PROFILE, "__profile", 0, 0)                                              \
+    X(SINCE, "__since", 1, 1)                                                  \
     X(TIME, "__time", 0, 0)                                                    \
     X(CALL_AT, "__call_at", 2, -1)                                             \
     X(IS_COROUTINE, "__is_coroutine", 1, 1)                                    \

@@ -8,22 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *profile_names[] = {
-#define LS_X(id, name) name,
-    LS_PROFILES(LS_X)
-#undef LS_X
-};
-
-const char *ls_profile_name(int p) {
-    return p >= 0 && p < LS_PROF__COUNT ? profile_names[p] : "default";
-}
-
-int ls_profile_parse(const char *s, size_t n) {
-    for (int i = 0; i < LS_PROF__COUNT; i++)
-        if (strlen(profile_names[i]) == n && memcmp(profile_names[i], s, n) == 0) return i;
-    return -1;
-}
-
 /* One line of the file: [s, s+n), 1-based number. */
 typedef struct line { const char *s; int n, no; } line;
 
@@ -62,26 +46,49 @@ static void strip(const char **s, int *n) {
     while (*n && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
 }
 
-/* "expect:" or "expect[PROFILE]:" at column 1. Returns 1 and the profile
- * (-1 default), 0 if the line is not an expect header, -1 on error. */
-static int expect_header(const ls_case *c, const line *l, int *profile, ls_error *e) {
+/* "expect:" or "expect[NAME, ...]:" at column 1, each NAME a profile or
+ * a kind (asyncio, eager). Returns 1 and fills x's names (none for the
+ * default block), 0 if the line is not an expect header, -1 on error. */
+static int expect_header(ls_case *c, const line *l, ls_expect *x, ls_error *e) {
     if (l->n < 6 || memcmp(l->s, "expect", 6) != 0) return 0;
     const char *s = l->s + 6;
     int n = l->n - 6;
-    *profile = -1;
+    x->nnames = 0;
     if (n > 0 && *s == '[') {
         const char *close = memchr(s, ']', (size_t)n);
         if (!close) {
             ls_error_at(e, c->path, l->no, 7, "expect block: missing ']'");
             return -1;
         }
-        int pn = (int)(close - s - 1);
-        const char *ps = s + 1;
-        strip(&ps, &pn);
-        *profile = ls_profile_parse(ps, (size_t)pn);
-        if (*profile < 0) {
-            ls_error_at(e, c->path, l->no, 8,
-                        "unknown profile '%.*s' (profiles: asyncio, eager, asyncio-3.11)", pn, ps);
+        const char *p = s + 1;
+        while (p < close) {
+            while (p < close && (*p == ' ' || *p == ',')) p++;
+            const char *q = p;
+            while (q < close && *q != ' ' && *q != ',') q++;
+            if (q == p) break;
+            int name = ls_label_parse(p, (size_t)(q - p));
+            if (name == -1) {
+                ls_error_at(e, c->path, l->no, (int)(p - l->s) + 1,
+                            "unknown profile '%.*s' (profiles: %s)", (int)(q - p), p,
+                            ls_profile_list());
+                return -1;
+            }
+            for (int k = 0; k < x->nnames; k++)
+                if (x->names[k] == name) {
+                    ls_error_at(e, c->path, l->no, (int)(p - l->s) + 1,
+                                "expect block names '%.*s' twice", (int)(q - p), p);
+                    return -1;
+                }
+            if (x->nnames == LS_MAX_LABEL) {
+                ls_error_at(e, c->path, l->no, (int)(p - l->s) + 1,
+                            "expect block: at most %d profiles", LS_MAX_LABEL);
+                return -1;
+            }
+            x->names[x->nnames++] = name;
+            p = q;
+        }
+        if (!x->nnames) {
+            ls_error_at(e, c->path, l->no, 8, "expect block: '[]' names no profile");
             return -1;
         }
         n -= (int)(close + 1 - s);
@@ -103,6 +110,22 @@ static int expect_header(const ls_case *c, const line *l, int *profile, ls_error
         return -1;
     }
     return 1;
+}
+
+static const char *label_name(int name) {
+    return name == LS_KIND_ASYNCIO ? "asyncio" : name == LS_KIND_EAGER ? "eager"
+                                                                       : ls_profile_name(name);
+}
+
+/* "asyncio-3.11, asyncio-3.12", or "default". */
+static const char *make_label(ls_case *c, const ls_expect *x) {
+    if (!x->nnames) return "default";
+    char buf[LS_MAX_LABEL * 24] = "";
+    size_t at = 0;
+    for (int k = 0; k < x->nnames; k++)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", k ? ", " : "",
+                               label_name(x->names[k]));
+    return ls_arena_strndup(&c->arena, buf, strlen(buf));
 }
 
 static void add_line(ls_case *c, ls_expect *x, const char *s, int n, int group, int no) {
@@ -173,13 +196,14 @@ static int parse_header(ls_case *c, line *L, int nl, int *pos, ls_error *e) {
                 const char *q = p;
                 while (*q && *q != ' ' && *q != ',') q++;
                 if (q == p) break;
-                int pr = ls_profile_parse(p, (size_t)(q - p));
-                if (pr < 0) {
+                int pr = ls_label_parse(p, (size_t)(q - p));
+                if (pr == -1) {
                     ls_error_at(e, c->path, l->no, vcol + (int)(p - v),
-                                "unknown profile '%.*s' (profiles: asyncio, eager, asyncio-3.11)", (int)(q - p), p);
+                                "unknown profile '%.*s' (profiles: %s)", (int)(q - p), p,
+                                ls_profile_list());
                     return -1;
                 }
-                c->profiles |= 1u << pr;
+                c->profiles |= ls_label_profiles(pr);
                 p = q;
             }
             if (!c->profiles) {
@@ -228,25 +252,35 @@ static int parse_expect(ls_case *c, line *L, int nl, int i, ls_error *e) {
     int groups = 0;
     while (i < nl) {
         if (blank(&L[i])) { i++; continue; }
-        int prof;
-        int r = expect_header(c, &L[i], &prof, e);
+        ls_expect hx = {0};
+        int r = expect_header(c, &L[i], &hx, e);
         if (r < 0) return -1;
         if (r == 0) {
             ls_error_at(e, c->path, L[i].no, 1, "expected an 'expect:' block; program text must come before the expect blocks");
             return -1;
         }
-        for (int k = 0; k < c->nexpect; k++)
-            if (c->expect[k].profile == prof) {
-                ls_error_at(e, c->path, L[i].no, 1, "duplicate expect block for %s (first on line %d)",
-                            prof < 0 ? "the default profile" : ls_profile_name(prof), c->expect[k].line);
+        for (int k = 0; k < c->nexpect; k++) {
+            const ls_expect *o = &c->expect[k];
+            if (!o->nnames && !hx.nnames) {
+                ls_error_at(e, c->path, L[i].no, 1, "duplicate expect block for the default profile (first on line %d)",
+                            o->line);
                 return -1;
             }
+            for (int a = 0; a < o->nnames; a++)
+                for (int b = 0; b < hx.nnames; b++)
+                    if (o->names[a] == hx.names[b]) {
+                        ls_error_at(e, c->path, L[i].no, 1, "duplicate expect block for %s (first on line %d)",
+                                    label_name(hx.names[b]), o->line);
+                        return -1;
+                    }
+        }
         if (c->nexpect == LS_MAX_EXPECT) {
             ls_error_at(e, c->path, L[i].no, 1, "too many expect blocks");
             return -1;
         }
         ls_expect *x = &c->expect[c->nexpect++];
-        x->profile = prof;
+        *x = hx;
+        x->label = make_label(c, x);
         x->line = L[i].no;
         i++;
         int base = -1, group = 0, group_indent = -1, group_line = 0;
@@ -345,8 +379,8 @@ int ls_case_parse(ls_case *c, const char *path, const char *src, size_t len, ls_
     if (parse_header(c, L, nl, &pos, e) < 0) goto out;
     int end = pos;
     while (end < nl) {
-        int prof;
-        int r = expect_header(c, &L[end], &prof, e);
+        ls_expect hx;
+        int r = expect_header(c, &L[end], &hx, e);
         if (r < 0) goto out;
         if (r == 1) break;
         end++;
@@ -385,12 +419,13 @@ int ls_case_parse(ls_case *c, const char *path, const char *src, size_t len, ls_
             }
     }
     for (int k = 0; k < c->nexpect; k++)
-        if (c->expect[k].profile >= 0 && !(c->profiles >> c->expect[k].profile & 1)) {
-            ls_error_at(e, path, c->expect[k].line, 1,
-                        "expect block for profile %s, which the case's 'profiles:' leaves out",
-                        ls_profile_name(c->expect[k].profile));
-            goto out;
-        }
+        for (int a = 0; a < c->expect[k].nnames; a++)
+            if (!(c->profiles & ls_label_profiles(c->expect[k].names[a]))) {
+                ls_error_at(e, path, c->expect[k].line, 1,
+                            "expect block for profile %s, which the case's 'profiles:' leaves out",
+                            label_name(c->expect[k].names[a]));
+                goto out;
+            }
     rc = 0;
 out:
     free(L);
@@ -398,12 +433,18 @@ out:
 }
 
 const ls_expect *ls_case_expect(const ls_case *c, int profile) {
-    const ls_expect *d = NULL;
+    const ls_expect *best = NULL;
+    int best_rank = 0;
     for (int k = 0; k < c->nexpect; k++) {
-        if (c->expect[k].profile == profile) return &c->expect[k];
-        if (c->expect[k].profile < 0) d = &c->expect[k];
+        const ls_expect *x = &c->expect[k];
+        int rank = x->nnames ? 0 : 1;
+        for (int a = 0; a < x->nnames; a++) {
+            int r = ls_label_rank(x->names[a], profile);
+            if (r > rank) rank = r;
+        }
+        if (rank > best_rank) best = x, best_rank = rank;
     }
-    return d;
+    return best;
 }
 
 void ls_case_free(ls_case *c) {
@@ -465,8 +506,17 @@ void ls_case_json(ls_buf *b, const ls_case *c) {
     ls_buf_printf(b, ",\"program_line\":%d,\"expect\":{", c->program_line);
     for (int k = 0; k < c->nexpect; k++) {
         if (k) ls_buf_putc(b, ',');
-        ls_buf_printf(b, "\"%s\":", ls_profile_name(c->expect[k].profile));
+        ls_buf_printf(b, "\"%s\":", c->expect[k].label);
         expect_json(b, &c->expect[k]);
+    }
+    /* Which block each profile reads: the rule stays here, in one place. */
+    ls_buf_puts(b, "},\"expect_for\":{");
+    first = 1;
+    for (int p = 0; p < LS_PROF__COUNT; p++) {
+        const ls_expect *x = (c->profiles >> p & 1) ? ls_case_expect(c, p) : NULL;
+        if (!x) continue;
+        ls_buf_printf(b, "%s\"%s\":\"%s\"", first ? "" : ",", ls_profile_name(p), x->label);
+        first = 0;
     }
     ls_buf_puts(b, "},\"ast\":");
     ls_ast_json(b, c->module);

@@ -6,16 +6,7 @@
 #define LS_CASE_H
 
 #include "ast.h"
-
-/* Profiles: X(id, name). */
-#define LS_PROFILES(X) X(ASYNCIO, "asyncio") X(EAGER, "eager") X(PY311, "asyncio-3.11")
-
-typedef enum ls_profile {
-#define LS_X(id, name) LS_PROF_##id,
-    LS_PROFILES(LS_X)
-#undef LS_X
-    LS_PROF__COUNT
-} ls_profile;
+#include "profile.h"
 
 #define LS_MAX_EXPECT 8
 
@@ -25,8 +16,14 @@ typedef struct ls_expect_line {
     int line;
 } ls_expect_line;
 
+#define LS_MAX_LABEL 8
+
 typedef struct ls_expect {
-    int profile;        /* -1 for the default block */
+    /* The names in `expect[a, b]:` (profiles or LS_KIND_*); none for the
+     * default block. `label` is them joined by ", ", or "default". */
+    int names[LS_MAX_LABEL];
+    int nnames;
+    const char *label;
     int line;
     ls_expect_line *lines;
     int n, cap;
@@ -48,14 +45,12 @@ typedef struct ls_case {
     ls_arena arena;
 } ls_case;
 
-const char *ls_profile_name(int p);
-int ls_profile_parse(const char *s, size_t n);   /* -1 if unknown */
-
 /* Loads and validates path. Returns 0, or -1 with the message in e. */
 int ls_case_load(ls_case *c, const char *path, ls_error *e);
 /* The same from text in memory (copied); path names it in messages. */
 int ls_case_parse(ls_case *c, const char *path, const char *text, size_t len, ls_error *e);
-/* The expect block for a profile: its own, or the default one (or NULL). */
+/* The expect block a profile reads (or NULL): the one whose label names it
+ * most closely (ls_label_rank), else the default block. */
 const ls_expect *ls_case_expect(const ls_case *c, int profile);
 void ls_case_free(ls_case *c);
 /* Appends the case as JSON: header, program text, AST, expect blocks. */

@@ -406,9 +406,11 @@ static ls_frame *as_coroutine(ls_vm *vm, ls_value coro) {
 
 int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out) {
     ls_frame *f = as_coroutine(vm, coro);
-    /* suspend() is a generator-based coroutine: 3.12+ create_task wants a
-     * real coroutine (ensure_future still wraps it as an awaitable). */
-    if (ls_is(coro, LS_O_SUSPEND) && vm->profile != LS_PROF_PY311 && !vm->wrapping) f = NULL;
+    /* suspend() is a generator-based coroutine, which create_task refuses
+     * from 3.12 on (ensure_future still wraps it as an awaitable). */
+    if (ls_is(coro, LS_O_SUSPEND) && ls_since(vm->profile, LS_CH_CREATE_TASK_COROUTINE_ONLY) &&
+        !vm->wrapping)
+        f = NULL;
     if (!f) {
         ls_buf b = {0};
         ls_str_of(&b, coro, true);
@@ -419,7 +421,7 @@ int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out) {
     if (!vm->loop.running) return ls_vm_raise(vm, LS_E_RUNTIME, "no running event loop");
     ls_task *t = task_new(vm, f, ls_ctx_copy(vm, vm->ctx));
     *out = ls_obj_val(t);
-    if (vm->profile == LS_PROF_EAGER) {
+    if (ls_profile_eager(vm->profile)) {
         /* Task.__eager_start: the first step runs now, inside create_task,
          * in the task's context and as the current task. */
         ls_explain_create(vm, t, true);
@@ -460,9 +462,10 @@ int ls_ensure_future(ls_vm *vm, ls_value aw, ls_value *out) {
 int ls_task_uncancel(ls_vm *vm, ls_task *t) {
     if (t->num_cancels > 0) {
         t->num_cancels--;
-        /* 3.13+: with every request withdrawn, a cancellation not yet
-         * delivered is dropped too; 3.11 still delivers it. */
-        if (t->num_cancels == 0 && vm->profile != LS_PROF_PY311) t->must_cancel = 0;
+        /* With every request withdrawn, a cancellation not yet delivered
+         * is dropped too, from 3.13 on. */
+        if (t->num_cancels == 0 && ls_since(vm->profile, LS_CH_UNCANCEL_CLEARS_MUST_CANCEL))
+            t->must_cancel = 0;
     }
     return t->num_cancels;
 }
@@ -550,9 +553,9 @@ int ls_gather_new(ls_vm *vm, ls_value *args, int n, bool return_exceptions, ls_v
             *slot = fut;
             g->nfuts++;
             ls_future *f = (ls_future *)fut.u.o;
-            /* 3.12+ finishes already-done children right away; 3.11 adds a
+            /* Already-done children finish at once from 3.12 on; before, a
              * done callback, which a done future schedules at once. */
-            if (vm->profile != LS_PROF_PY311 && f->state != LS_FUT_PENDING)
+            if (ls_since(vm->profile, LS_CH_GATHER_DONE_AT_ONCE) && f->state != LS_FUT_PENDING)
                 done[ndone++] = f;
             else
                 ls_future_add_callback(vm, f, (ls_callback){LS_CB_GATHER, ls_none(), (ls_obj *)g});

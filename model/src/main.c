@@ -40,9 +40,13 @@ static const char *usage_main =
     "  dis CASE                      the compiled bytecode\n"
     "  bench [--repeat K] [--json] CASE...\n"
     "                                time benchmark cases (header 'bench: N')\n"
+    "  profiles [--json]             the profiles and the version changes\n"
     "\n"
-    "profiles: asyncio (default; CPython 3.12+), eager (eager_task_factory),\n"
-    "asyncio-3.11. 'loopspec-model COMMAND --help' for each command.\n"
+    "profiles: one per CPython release followed, asyncio-3.11 (3.11.2),\n"
+    "asyncio-3.11.3, asyncio-3.11.7, asyncio-3.12, asyncio-3.13, asyncio-3.14,\n"
+    "asyncio-3.15, and eager-3.12 ... eager-3.15 (eager_task_factory);\n"
+    "asyncio (the default) and eager name the 3.14 ones.\n"
+    "'loopspec-model COMMAND --help' for each command.\n"
     "exit status: 0 ok, 1 check failures, 2 malformed case or usage, 3 the\n"
     "model could not finish the run (it would hang, or ran out of steps or\n"
     "memory).\n";
@@ -51,8 +55,8 @@ static const char *usage_run =
     "usage: loopspec-model run [--profile P] [--explain[=json]] [--max-steps N]\n"
     "                          [--max-memory MIB] CASE\n"
     "\n"
-    "Runs CASE as asyncio.run(main()) under profile P (asyncio, eager,\n"
-    "asyncio-3.11; default asyncio) and prints its trace: one line per log(),\n"
+    "Runs CASE as asyncio.run(main()) under profile P (see 'profiles';\n"
+    "default asyncio, CPython 3.14) and prints its trace: one line per log(),\n"
     "then 'uncaught Name: message' if main raised. --explain prints the\n"
     "schedule instead, iteration by iteration: every handle run and who\n"
     "scheduled it, where each task step resumed and why it suspended, what\n"
@@ -177,7 +181,7 @@ static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool ec
 
 static int parse_profile(const char *s) {
     int p = ls_profile_parse(s, strlen(s));
-    if (p < 0) fprintf(stderr, "loopspec-model: unknown profile '%s' (asyncio, eager, asyncio-3.11)\n", s);
+    if (p < 0) fprintf(stderr, "loopspec-model: unknown profile '%s' (%s)\n", s, ls_profile_list());
     return p;
 }
 
@@ -574,6 +578,61 @@ static int cmd_ast(int argc, char **argv, bool dis) {
     return rc;
 }
 
+static const char *usage_profiles =
+    "usage: loopspec-model profiles [--json]\n"
+    "\n"
+    "Lists the profiles (name, the CPython release it follows, eager or not,\n"
+    "its short alias) and the scheduling changes between releases that the\n"
+    "model follows (name, first release, the CPython change). --json prints\n"
+    "{\"profiles\": [...], \"changes\": [...]}.\n";
+
+static int cmd_profiles(int argc, char **argv) {
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_profiles, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--json") != 0) {
+            fprintf(stderr, "loopspec-model profiles: unknown option '%s'\n%s", argv[i], usage_profiles);
+            return EXIT_MALFORMED;
+        }
+        json = true;
+    }
+    char rel[16];
+    ls_buf b = {0};
+    if (json) ls_buf_puts(&b, "{\"profiles\":[");
+    for (int p = 0; p < LS_PROF__COUNT; p++) {
+        const char *alias = ls_profile_alias(p);
+        if (json)
+            ls_buf_printf(&b, "%s{\"name\":\"%s\",\"version\":\"%s\",\"eager\":%s,\"aliases\":[%s%s%s]}",
+                          p ? "," : "", ls_profile_name(p), ls_profile_release(p, rel),
+                          ls_profile_eager(p) ? "true" : "false", alias ? "\"" : "",
+                          alias ? alias : "", alias ? "\"" : "");
+        else
+            ls_buf_printf(&b, "%-15s CPython %-7s %s%s%s\n", ls_profile_name(p),
+                          ls_profile_release(p, rel), ls_profile_eager(p) ? "eager tasks" : "lazy tasks",
+                          alias ? ", also named " : "", alias ? alias : "");
+    }
+    ls_buf_puts(&b, json ? "],\"changes\":[" : "\nchanges (first release: what changed):\n");
+    for (int c = 0; c < LS_CH__COUNT; c++) {
+        int v = ls_change_since(c);
+        if (json) {
+            ls_buf_printf(&b, "%s{\"name\":\"%s\",\"since\":\"%d.%d.%d\",\"why\":", c ? "," : "",
+                          ls_change_name(c), v / 10000, v / 100 % 100, v % 100);
+            ls_buf_json(&b, ls_change_why(c), strlen(ls_change_why(c)));
+            ls_buf_putc(&b, '}');
+        } else {
+            ls_buf_printf(&b, "%d.%d.%-3d %s: %s\n", v / 10000, v / 100 % 100, v % 100,
+                          ls_change_name(c), ls_change_why(c));
+        }
+    }
+    if (json) ls_buf_puts(&b, "]}\n");
+    fwrite(b.p, 1, b.len, stdout);
+    ls_buf_free(&b);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_main, stderr);
@@ -589,6 +648,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "ast") == 0) return cmd_ast(argc - 2, argv + 2, false);
     if (strcmp(cmd, "dis") == 0) return cmd_ast(argc - 2, argv + 2, true);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(cmd, "profiles") == 0) return cmd_profiles(argc - 2, argv + 2);
     fprintf(stderr, "loopspec-model: unknown command '%s'\n\n%s", cmd, usage_main);
     return EXIT_MALFORMED;
 }

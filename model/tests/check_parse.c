@@ -28,7 +28,7 @@ START_TEST(header_errors) {
             "error: unknown header key 'colour' (keys: title, source, tags, requires, profiles, timeout, bench)");
     rejects("---\ntitle: t\nsource: s\ntitle: u\n---\n", "error: duplicate header key 'title' (first on line 2)");
     rejects("---\ntitle: t\nsource: s\nprofiles: asyncio fast\n---\n",
-            "error: unknown profile 'fast' (profiles: asyncio, eager, asyncio-3.11)");
+            "error: unknown profile 'fast' (profiles: asyncio-3.11, asyncio-3.11.3, asyncio-3.11.7, asyncio-3.12, eager-3.12, asyncio-3.13, eager-3.13, asyncio-3.14, eager-3.14, asyncio-3.15, eager-3.15, asyncio, eager)");
     rejects("---\ntitle: t\nsource: s\ntimeout: soon\n---\n",
             "error: timeout must be a number of seconds in (0, 3600]");
     rejects("---\ntitle: t\nsource: s\nnonsense\n---\n", "error: header line must be 'key: value'");
@@ -36,8 +36,8 @@ START_TEST(header_errors) {
 END_TEST
 
 START_TEST(expect_errors) {
-    rejects(HDR "async def main():\n    pass\n", "error: no expect block for profile asyncio (add 'expect:')");
-    rejects(HDR "async def main():\n    pass\nexpect[fast]:\n", "error: unknown profile 'fast' (profiles: asyncio, eager, asyncio-3.11)");
+    rejects(HDR "async def main():\n    pass\n", "error: no expect block for profile asyncio-3.11 (add 'expect:')");
+    rejects(HDR "async def main():\n    pass\nexpect[fast]:\n", "error: unknown profile 'fast' (profiles: asyncio-3.11, asyncio-3.11.3, asyncio-3.11.7, asyncio-3.12, eager-3.12, asyncio-3.13, eager-3.13, asyncio-3.14, eager-3.14, asyncio-3.15, eager-3.15, asyncio, eager)");
     rejects(HDR "async def main():\n    pass\nexpect:\n    a\nexpect:\n    b\n",
             "error: duplicate expect block for the default profile (first on line 7)");
     rejects(HDR "async def main():\n    pass\nexpect:\n    a\n        b\n",
@@ -46,6 +46,62 @@ START_TEST(expect_errors) {
     rejects(HDR "async def main():\n    pass\nexpect: a\n", "error: expect block: lines go below 'expect:', indented");
     rejects("---\ntitle: t\nsource: s\nprofiles: eager\n---\nasync def main():\n    pass\nexpect[asyncio]:\n    a\nexpect:\n",
             "error: expect block for profile asyncio, which the case's 'profiles:' leaves out");
+    rejects(HDR "async def main():\n    pass\nexpect:\n    a\nexpect[asyncio-3.12, eager]:\n    b\nexpect[eager]:\n    c\n",
+            "error: duplicate expect block for eager (first on line 9)");
+    rejects(HDR "async def main():\n    pass\nexpect[eager-3.12, eager-3.12]:\n    b\n",
+            "error: expect block names 'eager-3.12' twice");
+    rejects(HDR "async def main():\n    pass\nexpect[]:\n    b\n", "error: expect block: '[]' names no profile");
+    rejects("---\ntitle: t\nsource: s\nprofiles: eager\n---\nasync def main():\n    pass\nexpect[asyncio-3.12]:\n    a\nexpect:\n",
+            "error: expect block for profile asyncio-3.12, which the case's 'profiles:' leaves out");
+}
+END_TEST
+
+/* The one rule for which block a profile reads: its own name, its version
+ * line, for eager profiles `eager` then its version's lazy profile, the
+ * kind `asyncio`, then the default block. */
+START_TEST(expect_block_rule) {
+    ls_case c;
+    accepts(HDR "async def main():\n    pass\n\nexpect:\n    new\n"
+                "expect[asyncio-3.11, asyncio-3.12]:\n    old\n"
+                "expect[asyncio-3.11.7]:\n    patched\n"
+                "expect[eager]:\n    eager\n",
+            &c);
+    const char *want[][2] = {
+        {"asyncio-3.11", "old"}, {"asyncio-3.11.3", "old"}, {"asyncio-3.11.7", "patched"},
+        {"asyncio-3.12", "old"}, {"eager-3.12", "eager"}, {"asyncio-3.13", "new"},
+        {"eager-3.13", "eager"}, {"asyncio-3.14", "new"}, {"eager-3.15", "eager"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        int p = ls_profile_parse(want[i][0], strlen(want[i][0]));
+        ck_assert_int_ge(p, 0);
+        ck_assert_msg(strcmp(ls_case_expect(&c, p)->lines[0].text, want[i][1]) == 0,
+                      "%s reads %s", want[i][0], ls_case_expect(&c, p)->lines[0].text);
+    }
+    ck_assert_str_eq(c.expect[1].label, "asyncio-3.11, asyncio-3.12");
+    ck_assert_str_eq(c.expect[0].label, "default");
+    ls_case_free(&c);
+    /* Without an eager block, an eager profile reads its version's lazy one. */
+    accepts(HDR "async def main():\n    pass\n\nexpect:\n    new\nexpect[asyncio-3.12]:\n    old\n", &c);
+    ck_assert_str_eq(ls_case_expect(&c, LS_PROF_EAGER312)->lines[0].text, "old");
+    ck_assert_str_eq(ls_case_expect(&c, LS_PROF_EAGER313)->lines[0].text, "new");
+    ls_case_free(&c);
+}
+END_TEST
+
+/* Each version switch is one row: ls_since follows the release order. */
+START_TEST(version_changes) {
+    ck_assert(!ls_since(LS_PROF_PY311, LS_CH_TIMEOUT_CANCELLING));
+    ck_assert(ls_since(LS_PROF_PY3113, LS_CH_TIMEOUT_CANCELLING));
+    ck_assert(!ls_since(LS_PROF_PY3113, LS_CH_TIMEOUT_STATE_CHECKS));
+    ck_assert(ls_since(LS_PROF_PY3117, LS_CH_TIMEOUT_STATE_CHECKS));
+    ck_assert(!ls_since(LS_PROF_EAGER312, LS_CH_UNCANCEL_CLEARS_MUST_CANCEL));
+    ck_assert(ls_since(LS_PROF_EAGER313, LS_CH_UNCANCEL_CLEARS_MUST_CANCEL));
+    ck_assert(ls_since(LS_PROF_EAGER315, LS_CH_TASKGROUP_ALWAYS_DONE_CALLBACK));
+    ck_assert_int_eq(ls_profile_parse("asyncio", 7), LS_PROF_ASYNCIO);
+    ck_assert_int_eq(ls_profile_parse("eager", 5), LS_PROF_EAGER);
+    ck_assert_str_eq(ls_profile_name(LS_PROF_ASYNCIO), "asyncio-3.14");
+    ck_assert_int_eq(ls_change_parse("wait_for_timeout", 16), LS_CH_WAIT_FOR_TIMEOUT);
+    ck_assert_int_eq(ls_change_parse("nope", 4), -1);
 }
 END_TEST
 
@@ -140,6 +196,8 @@ static Suite *suite(void) {
     tc = tcase_create("expect");
     tcase_add_test(tc, expect_errors);
     tcase_add_test(tc, expect_blocks_parse);
+    tcase_add_test(tc, expect_block_rule);
+    tcase_add_test(tc, version_changes);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_add_test(tc, program_errors);

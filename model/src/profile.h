@@ -1,0 +1,134 @@
+/* profile.h: the profiles (one per CPython release the model follows) and
+ * the table of scheduling changes between them.
+ *
+ * A version difference is data: a profile is a CPython version plus the
+ * task factory, and every behaviour that differs between versions is one
+ * row of LS_CHANGES naming the first release that has it and the CPython
+ * change behind it. The C code and the prelude ask ls_since(profile,
+ * change) (the prelude as __since("name")); adding a CPython release is a
+ * row of LS_PROFILES, and a behaviour it changes is a row of LS_CHANGES. */
+#ifndef LS_PROFILE_H
+#define LS_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LS_VER(maj, min, patch) ((maj) * 10000 + (min) * 100 + (patch))
+
+/* X(id, name, version, eager, alias). A version line's profile follows the
+ * release observed for it; a patch release that orders differently from
+ * its line's observed release has a profile of its own. The order is the
+ * order of `check --all-profiles`. */
+#define LS_PROFILES(X)                                                \
+    X(PY311,    "asyncio-3.11",   LS_VER(3, 11, 2), false, NULL)      \
+    X(PY3113,   "asyncio-3.11.3", LS_VER(3, 11, 3), false, NULL)      \
+    X(PY3117,   "asyncio-3.11.7", LS_VER(3, 11, 7), false, NULL)      \
+    X(PY312,    "asyncio-3.12",   LS_VER(3, 12, 7), false, NULL)      \
+    X(EAGER312, "eager-3.12",     LS_VER(3, 12, 7), true,  NULL)      \
+    X(PY313,    "asyncio-3.13",   LS_VER(3, 13, 2), false, NULL)      \
+    X(EAGER313, "eager-3.13",     LS_VER(3, 13, 2), true,  NULL)      \
+    X(ASYNCIO,  "asyncio-3.14",   LS_VER(3, 14, 2), false, "asyncio") \
+    X(EAGER,    "eager-3.14",     LS_VER(3, 14, 2), true,  "eager")   \
+    X(PY315,    "asyncio-3.15",   LS_VER(3, 15, 0), false, NULL)      \
+    X(EAGER315, "eager-3.15",     LS_VER(3, 15, 0), true,  NULL)
+
+typedef enum ls_profile {
+#define LS_X(id, name, ver, eager, alias) LS_PROF_##id,
+    LS_PROFILES(LS_X)
+#undef LS_X
+    LS_PROF__COUNT
+} ls_profile;
+
+/* X(id, name, since, what and where CPython changed it). `since` is the
+ * first release with the new behaviour; profiles of older releases keep
+ * the old one. */
+#define LS_CHANGES(X)                                                          \
+    X(TIMEOUT_CANCELLING, "timeout_cancelling", LS_VER(3, 11, 3),              \
+      "asyncio.timeout records task.cancelling() on entry and turns the "      \
+      "CancelledError into TimeoutError unless a newer cancel is pending "     \
+      "(gh-102780)")                                                           \
+    X(TIMEOUT_STATE_CHECKS, "timeout_state_checks", LS_VER(3, 11, 7),          \
+      "Timeout refuses a second entry and reschedule() before entry with "     \
+      "RuntimeError (gh-111085)")                                              \
+    X(NEUMAIER_SUM, "neumaier_sum", LS_VER(3, 12, 0),                          \
+      "sum() of floats uses Neumaier's compensated summation (gh-100425)")     \
+    X(WAIT_FOR_TIMEOUT, "wait_for_timeout", LS_VER(3, 12, 0),                  \
+      "wait_for awaits its argument inline inside timeout(), not in a new "    \
+      "task through wait() (gh-96764)")                                        \
+    X(CREATE_TASK_COROUTINE_ONLY, "create_task_coroutine_only",                \
+      LS_VER(3, 12, 0),                                                        \
+      "iscoroutine() no longer accepts generator-based coroutines, so "        \
+      "create_task refuses them (gh-102748)")                                  \
+    X(GATHER_DONE_AT_ONCE, "gather_done_at_once", LS_VER(3, 12, 0),            \
+      "gather finishes a child that is already done at once instead of "       \
+      "through a done callback (gh-97696, eager tasks)")                       \
+    X(TASKGROUP_DONE_TASK_AT_ONCE, "taskgroup_done_task_at_once",              \
+      LS_VER(3, 12, 0),                                                        \
+      "TaskGroup.create_task handles a task that is already done (an eager "   \
+      "one) at once instead of through a done callback (gh-97696)")            \
+    X(UNCANCEL_CLEARS_MUST_CANCEL, "uncancel_clears_must_cancel",              \
+      LS_VER(3, 13, 0),                                                        \
+      "uncancel() down to zero withdraws a cancel not yet delivered "          \
+      "(gh-116720)")                                                           \
+    X(TASKGROUP_UNCANCELS_AFTER_WAITING, "taskgroup_uncancels_after_waiting",  \
+      LS_VER(3, 13, 0),                                                        \
+      "TaskGroup.__aexit__ uncancels its parent after its children finish, "   \
+      "not before, and re-cancels a parent cancelled from outside "            \
+      "(gh-116720)")                                                           \
+    X(CONDITION_WAIT_PASSES_ON, "condition_wait_passes_notification_on",       \
+      LS_VER(3, 13, 0),                                                        \
+      "Condition.wait cancelled after its notify passes the notification on "  \
+      "and keeps the CancelledError it caught (gh-112202, gh-111693)")         \
+    X(SEMAPHORE_WAKES_ALL, "semaphore_wakes_all_it_can", LS_VER(3, 13, 0),     \
+      "Semaphore.acquire wakes as many waiters as the value allows, also "     \
+      "after a successful acquire (gh-111693)")                                \
+    X(TASKGROUP_ALWAYS_DONE_CALLBACK, "taskgroup_always_done_callback",        \
+      LS_VER(3, 13, 2),                                                        \
+      "TaskGroup.create_task always adds the done callback, even for a task "  \
+      "already done, so an eager failure cancels the parent later "            \
+      "(gh-128550)")
+
+typedef enum ls_change {
+#define LS_X(id, name, since, why) LS_CH_##id,
+    LS_CHANGES(LS_X)
+#undef LS_X
+    LS_CH__COUNT
+} ls_change;
+
+const char *ls_profile_name(int p);
+/* A profile by its name or alias; -1 if unknown. */
+int ls_profile_parse(const char *s, size_t n);
+bool ls_profile_eager(int p);
+int ls_profile_version(int p);
+/* "3.12.7": the release the profile follows. */
+const char *ls_profile_release(int p, char buf[16]);
+/* The profiles' names for messages: "asyncio-3.11, asyncio-3.11.3, ...". */
+const char *ls_profile_list(void);
+
+/* Whether profile p has the behaviour introduced by change c. */
+bool ls_since(int p, ls_change c);
+/* A change by its name; -1 if unknown. */
+int ls_change_parse(const char *s, size_t n);
+const char *ls_change_name(int c);
+const char *ls_change_why(int c);
+int ls_change_since(int c);
+const char *ls_profile_alias(int p);   /* "asyncio", "eager" or NULL */
+
+/* Expect-block labels: a block names profiles, or a kind (`asyncio`: every
+ * profile with lazy tasks, `eager`: every eager profile). A label is a set
+ * of profiles (bit p) and, per profile, how closely it names it. */
+#define LS_KIND_ASYNCIO (-2)
+#define LS_KIND_EAGER (-3)
+/* A name of an expect label or `profiles:` entry: a profile, or one of the
+ * kinds above; -1 if unknown. */
+int ls_label_parse(const char *s, size_t n);
+/* The profiles a label name covers (a bit per profile). */
+unsigned ls_label_profiles(int name);
+/* How closely label name `name` matches profile p, for choosing its expect
+ * block: 0 not at all; higher is closer. The rule, in order: the profile's
+ * own name; its version line's profile (asyncio-3.11 for asyncio-3.11.3);
+ * for an eager profile, `eager`, then its version's lazy profile; then the
+ * kind `asyncio`; then the default block (which matches everything, 1). */
+int ls_label_rank(int name, int p);
+
+#endif

@@ -387,7 +387,7 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         int64_t si = 0;
         double sf = 0, comp = 0;
         bool fl = false;
-        bool neumaier = ls_since(vm->profile, LS_CH_NEUMAIER_SUM);
+        bool neumaier = ls_vm_since(vm, LS_CH_NEUMAIER_SUM);
         for (int i = 0; i < src->n; i++) {
             ls_value x = src->v[i];
             if (!is_num(x))
@@ -477,7 +477,7 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         const ls_str *name = (ls_str *)args[0].u.o;
         int ch = ls_change_parse(name->s, name->len);
         if (ch < 0) return ls_vm_raise(vm, LS_E_RUNTIME, "__since(): no change '%s'", name->s);
-        *out = ls_bool(ls_since(vm->profile, (ls_change)ch));
+        *out = ls_bool(ls_vm_since(vm, (ls_change)ch));
         return 0;
     }
     case LS_B_TIME:

@@ -408,7 +408,7 @@ int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out) {
     ls_frame *f = as_coroutine(vm, coro);
     /* suspend() is a generator-based coroutine, which create_task refuses
      * from 3.12 on (ensure_future still wraps it as an awaitable). */
-    if (ls_is(coro, LS_O_SUSPEND) && ls_since(vm->profile, LS_CH_CREATE_TASK_COROUTINE_ONLY) &&
+    if (ls_is(coro, LS_O_SUSPEND) && ls_vm_since(vm, LS_CH_CREATE_TASK_COROUTINE_ONLY) &&
         !vm->wrapping)
         f = NULL;
     if (!f) {
@@ -464,7 +464,7 @@ int ls_task_uncancel(ls_vm *vm, ls_task *t) {
         t->num_cancels--;
         /* With every request withdrawn, a cancellation not yet delivered
          * is dropped too, from 3.13 on. */
-        if (t->num_cancels == 0 && ls_since(vm->profile, LS_CH_UNCANCEL_CLEARS_MUST_CANCEL))
+        if (t->num_cancels == 0 && ls_vm_since(vm, LS_CH_UNCANCEL_CLEARS_MUST_CANCEL))
             t->must_cancel = 0;
     }
     return t->num_cancels;
@@ -555,7 +555,7 @@ int ls_gather_new(ls_vm *vm, ls_value *args, int n, bool return_exceptions, ls_v
             ls_future *f = (ls_future *)fut.u.o;
             /* Already-done children finish at once from 3.12 on; before, a
              * done callback, which a done future schedules at once. */
-            if (ls_since(vm->profile, LS_CH_GATHER_DONE_AT_ONCE) && f->state != LS_FUT_PENDING)
+            if (ls_vm_since(vm, LS_CH_GATHER_DONE_AT_ONCE) && f->state != LS_FUT_PENDING)
                 done[ndone++] = f;
             else
                 ls_future_add_callback(vm, f, (ls_callback){LS_CB_GATHER, ls_none(), (ls_obj *)g});

@@ -53,7 +53,7 @@ static const char *usage_main =
 
 static const char *usage_run =
     "usage: loopspec-model run [--profile P] [--explain[=json]] [--max-steps N]\n"
-    "                          [--max-memory MIB] CASE\n"
+    "                          [--max-memory MIB] [--changes] CASE\n"
     "\n"
     "Runs CASE as asyncio.run(main()) under profile P (see 'profiles';\n"
     "default asyncio, CPython 3.14) and prints its trace: one line per log(),\n"
@@ -63,9 +63,12 @@ static const char *usage_run =
     "it scheduled for when, and each log line in place; --explain=json gives\n"
     "the same as one JSON object per event. --max-steps bounds the\n"
     "instructions run (default 4e9); --max-memory the MiB that may stay live\n"
-    "(default 1024: a million pending tasks take about 600). Exit 0 when the\n"
-    "case ran, 2 when it is malformed, 3 when the run cannot finish (CPython\n"
-    "would block forever, or a budget ran out).\n";
+    "(default 1024: a million pending tasks take about 600). --changes\n"
+    "prints on stderr, after the run, each version switch the run depended\n"
+    "on ('change: NAME SINCE has it|not yet: the CPython change'), so a\n"
+    "difference between two profiles can be traced to its cause. Exit 0 when\n"
+    "the case ran, 2 when it is malformed, 3 when the run cannot finish\n"
+    "(CPython would block forever, or a budget ran out).\n";
 
 static const char *usage_check =
     "usage: loopspec-model check [--profile P | --all-profiles] [--explain] [-q] CASE|DIR...\n"
@@ -104,6 +107,7 @@ typedef struct run_result {
     int status;          /* 0 ran, EXIT_MALFORMED, EXIT_RUNTIME */
     char **trace;
     int n;
+    uint64_t changes;   /* the LS_CHANGES rows the run consulted */
     char err[LS_ERRMAX];
 } run_result;
 
@@ -168,6 +172,7 @@ static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool ec
     }
     r->trace = vm.trace;
     r->n = vm.ntrace;
+    r->changes = vm.changes_used;
     vm.trace = NULL;
     vm.ntrace = 0;
     if (explained) {
@@ -198,9 +203,12 @@ static int cmd_run(int argc, char **argv) {
     }
     int profile = LS_PROF_ASYNCIO, explain = LS_EXPLAIN_OFF;
     uint64_t steps = 0;
+    bool changes = false;
     const char *path = NULL;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--explain") == 0 || strcmp(argv[i], "--explain=text") == 0) {
+        if (strcmp(argv[i], "--changes") == 0) {
+            changes = true;
+        } else if (strcmp(argv[i], "--explain") == 0 || strcmp(argv[i], "--explain=text") == 0) {
             explain = LS_EXPLAIN_TEXT;
         } else if (strcmp(argv[i], "--explain=json") == 0) {
             explain = LS_EXPLAIN_JSON;
@@ -251,6 +259,17 @@ static int cmd_run(int argc, char **argv) {
     ls_buf_free(&explained);
     fflush(stdout);
     if (st) fprintf(stderr, "%s\n", r.err);
+    if (changes) {
+        /* One line a version switch the run depended on: what the
+         * profile's CPython does there, and the change it follows. */
+        for (int ch = 0; ch < LS_CH__COUNT; ch++) {
+            if (!(r.changes >> ch & 1)) continue;
+            int v = ls_change_since(ch);
+            fprintf(stderr, "change: %s %d.%d.%d %s: %s\n", ls_change_name(ch), v / 10000,
+                    v / 100 % 100, v % 100, ls_since(profile, ch) ? "has it" : "not yet",
+                    ls_change_why(ch));
+        }
+    }
     result_free(&r);
     ls_case_free(&c);
     return st;

@@ -124,3 +124,4 @@ int ls_label_rank(int name, int p) {
     if (name == LS_KIND_ASYNCIO && !profiles[p].eager) return 2;
     return 0;
 }
+_Static_assert(LS_CH__COUNT <= 64, "run.changes_used holds a bit per change");

@@ -9,6 +9,7 @@
 #define LS_VM_H
 
 #include "compile.h"
+#include "profile.h"
 #include "heap.h"
 #include "queue.h"
 
@@ -75,6 +76,7 @@ typedef enum ls_exec {
 struct ls_vm {
     const ls_program *prog;
     int profile;
+    uint64_t changes_used;     /* bit per LS_CHANGES row this run consulted */
     ls_value *globals;
     ls_loop loop;
     ls_obj *ctx;               /* the Context running now */
@@ -111,6 +113,13 @@ struct ls_vm {
     ls_frame *cur_frame;       /* the frame calling a builtin, for its line */
     int explain_depth;
 };
+
+/* Whether the run's profile has change c; notes that the run depended on
+ * it, so a report can name the CPython change behind a version difference. */
+static inline bool ls_vm_since(ls_vm *vm, ls_change c) {
+    vm->changes_used |= (uint64_t)1 << c;
+    return ls_since(vm->profile, c);
+}
 
 /* Sets up a runtime for prog under a profile; runs the module init.
  * Returns 0, or -1 with vm->err set. */

@@ -1,6 +1,7 @@
 /* case.c: case files (header, program, expect blocks) and trace matching. */
 #include "case.h"
 
+#include "gate.h"
 #include "parse.h"
 
 #include <ctype.h>
@@ -393,6 +394,7 @@ int ls_case_parse(ls_case *c, const char *path, const char *src, size_t len, ls_
     c->module = ls_parse_program(path, c->program, c->program_len, c->program_line,
                                  &c->arena, e);
     if (!c->module) goto out;
+    if (ls_gate_check(c->module, path, e) < 0) goto out;
     ls_node *m = NULL;
     for (int i = 0; i < c->module->n; i++) {
         ls_node *f = c->module->list[i];

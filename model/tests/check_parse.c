@@ -88,6 +88,33 @@ START_TEST(expect_block_rule) {
 }
 END_TEST
 
+/* The gate: only the case language's identifiers, on every path. */
+START_TEST(gate_refuses) {
+    rejects(HDR "async def main():\n    b = log.__globals__\nexpect:\n",
+            "error: attribute '__globals__' is not part of the case language");
+    rejects(HDR "async def main():\n    log(f\"{create_task.__globals__}\")\nexpect:\n",
+            "error: attribute '__globals__' is not part of the case language");
+    rejects(HDR "def f(x=log.__self__):\n    return x\n\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute '__self__' is not part of the case language");
+    rejects(HDR "async def main():\n    __builtins__ = 1\nexpect:\n",
+            "error: name '__builtins__' is not part of the case language");
+    rejects(HDR "async def main():\n    try:\n        pass\n    except Error as __e:\n        pass\nexpect:\n",
+            "error: name '__e' is not part of the case language");
+    rejects(HDR "async def f(__x):\n    pass\n\nasync def main():\n    pass\nexpect:\n",
+            "error: name '__x' is not part of the case language");
+    rejects(HDR "async def main():\n    Lock().aenter()\nexpect:\n",
+            "error: attribute 'aenter' is not part of the case language");
+    rejects(HDR "async def main():\n    x = [t._coro for t in []]\nexpect:\n",
+            "error: attribute '_coro' is not part of the case language");
+    rejects(HDR "async def main():\n    f = Future()\n    f._result = 1\nexpect:\n",
+            "error: attribute '_result' is not part of the case language");
+    rejects(HDR "async def main():\n    log(len.__call__)\nexpect:\n",
+            "error: attribute '__call__' is not part of the case language");
+    rejects(HDR "async def main():\n    create_task(main(), __x=1)\nexpect:\n",
+            "error: name '__x' is not part of the case language");
+}
+END_TEST
+
 /* Each version switch is one row: ls_since follows the release order. */
 START_TEST(version_changes) {
     ck_assert(!ls_since(LS_PROF_PY311, LS_CH_TIMEOUT_CANCELLING));
@@ -198,6 +225,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, expect_blocks_parse);
     tcase_add_test(tc, expect_block_rule);
     tcase_add_test(tc, version_changes);
+    tcase_add_test(tc, gate_refuses);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_add_test(tc, program_errors);

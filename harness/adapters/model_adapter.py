@@ -32,9 +32,12 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from casekit import profiles  # noqa: E402
+
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.dirname(HERE)), "model",
                              "loopspec-model")
-PROFILES = ("asyncio", "eager", "asyncio-3.11")
+DEFAULT_PROFILE = profiles.normalize("asyncio")
 RUN_LIMIT = 3600  # seconds; the harness enforces the case's own timeout
 
 
@@ -90,12 +93,12 @@ def handle(model, request):
                          "no real time, there is no lateness to measure"}
     reply = {"id": request.get("id"), "case": request.get("case")}
     if request.get("bench") is True and isinstance(request.get("path"), str):
-        path, profile = request["path"], request.get("profile", "asyncio")
+        path, profile = request["path"], request.get("profile", DEFAULT_PROFILE)
         try:
             key = (path, profile, os.stat(path).st_mtime_ns)
         except OSError:
             key = None
-        if key is not None and profile in PROFILES:
+        if key is not None and profiles.known(profile):
             if key not in _traces:
                 first = handle(model, dict(request, bench=False))
                 if "trace" not in first:
@@ -112,12 +115,13 @@ def handle(model, request):
                 reply["error"] = str(exc)
             return reply
     path = request.get("path")
-    profile = request.get("profile", "asyncio")
+    profile = request.get("profile", DEFAULT_PROFILE)
     if not isinstance(path, str) or not path:
         reply["error"] = "the model adapter needs the case file: request has no 'path'"
         return reply
-    if profile not in PROFILES:
-        reply["error"] = "unknown profile %r" % (profile,)
+    if not isinstance(profile, str) or not profiles.known(profile):
+        reply["error"] = "unknown profile %r (profiles: %s)" % (
+            profile, ", ".join(profiles.NAMES))
         return reply
     try:
         proc = subprocess.run([model, "run", "--profile", profile, path],
@@ -155,8 +159,8 @@ def main(argv=None):
         sys.stderr.write("model_adapter: %s is missing: run `make model`\n" % model)
         return 1
     ready = {"ready": True, "impl": "loopspec-model", "version": "model",
-             "python": None, "eager": False, "profile": "asyncio",
-             "profiles": list(PROFILES), "loop": "model", "tasks": "model",
+             "python": None, "eager": False, "profile": DEFAULT_PROFILE,
+             "profiles": list(profiles.NAMES), "loop": "model", "tasks": "model",
              # The model rejects what it does not run yet before a case gets
              # here, so it claims every feature (casekit/features.py).
              "features": ["*"]}

@@ -53,7 +53,8 @@ static const char *usage_main =
 
 static const char *usage_run =
     "usage: loopspec-model run [--profile P] [--explain[=json]] [--max-steps N]\n"
-    "                          [--max-memory MIB] [--changes] CASE\n"
+    "                          [--max-memory MIB] [--max-trace-lines N]\n"
+    "                          [--max-trace-bytes N] [--changes] CASE\n"
     "\n"
     "Runs CASE as asyncio.run(main()) under profile P (see 'profiles';\n"
     "default asyncio, CPython 3.14) and prints its trace: one line per log(),\n"
@@ -63,7 +64,10 @@ static const char *usage_run =
     "it scheduled for when, and each log line in place; --explain=json gives\n"
     "the same as one JSON object per event. --max-steps bounds the\n"
     "instructions run (default 4e9); --max-memory the MiB that may stay live\n"
-    "(default 1024: a million pending tasks take about 600). --changes\n"
+    "(default 1024: a million pending tasks take about 600); the trace may\n"
+    "hold --max-trace-lines lines (default 100000) of --max-trace-bytes bytes\n"
+    "in all (default 8388608), as the harness allows every implementation.\n"
+    "--changes\n"
     "prints on stderr, after the run, each version switch the run depended\n"
     "on ('change: NAME SINCE has it|not yet: the CPython change'), so a\n"
     "difference between two profiles can be traced to its cause. Exit 0 when\n"
@@ -121,8 +125,9 @@ static void result_free(run_result *r) {
 static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool echo, int explain,
                       ls_buf *explained, run_result *r);
 
-/* `run --max-memory`: the memory budget of the runs of this process. */
-static size_t max_memory;
+/* `run --max-memory`, `--max-trace-lines`, `--max-trace-bytes`: the budgets
+ * of the runs of this process (0: the defaults). */
+static size_t max_memory, max_trace_lines, max_trace_bytes;
 
 /* The memory budget counts what the collector sees; one allocation too
  * big for the machine (a list doubled forty times) would still reach the
@@ -164,6 +169,8 @@ static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool ec
     vm.explain = explain;
     if (max_steps) vm.max_steps = max_steps;
     if (max_memory) vm.max_bytes = max_memory;
+    if (max_trace_lines) vm.max_trace_lines = max_trace_lines;
+    if (max_trace_bytes) vm.max_trace_bytes = max_trace_bytes;
     limit_data(c->path, vm.max_bytes);
     if (rc == 0) rc = ls_run_main(&vm);
     if (rc < 0) {
@@ -231,6 +238,16 @@ static int cmd_run(int argc, char **argv) {
                 return EXIT_MALFORMED;
             }
             max_memory = (size_t)mib << 20;
+        } else if ((strcmp(argv[i], "--max-trace-lines") == 0 ||
+                    strcmp(argv[i], "--max-trace-bytes") == 0) && i + 1 < argc) {
+            bool lines = argv[i][12] == 'l';
+            char *end;
+            unsigned long long k = strtoull(argv[++i], &end, 10);
+            if (*end || !k) {
+                fprintf(stderr, "loopspec-model: %s takes a positive number\n", argv[i - 1]);
+                return EXIT_MALFORMED;
+            }
+            *(lines ? &max_trace_lines : &max_trace_bytes) = (size_t)k;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "loopspec-model run: unknown option '%s'\n%s", argv[i], usage_run);
             return EXIT_MALFORMED;

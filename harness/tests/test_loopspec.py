@@ -488,3 +488,15 @@ def test_missing_implementation_is_skipped_by_all_and_refused_by_name(tmp_path, 
     assert status == 2 and "install the nowhere package" in err
     status, out, _ = run(capsys, "list")
     assert status == 0 and "missing: /opt/nowhere is missing" in out
+
+
+def test_all_leaves_out_a_missing_pyenv_python(monkeypatch):
+    monkeypatch.setenv("LOOPSPEC_PYTHON_3_11_7", "/nonexistent/python3")
+    chosen, notes = loopspec.select_impls(["all"])
+    names = [impl.name for impl in chosen]
+    assert "cpython-3.11.7" not in names and "cpython-3.11.7-pure" not in names
+    assert any(n.startswith("skipping cpython-3.11.7, not available here: "
+                            "/nonexistent/python3 is missing") for n in notes)
+    assert "cpython-3.12-eager" in names or not impls.node_modules_present()
+    with pytest.raises(loopspec.UsageError):
+        loopspec.select_impls(["cpython-3.11.7"])

@@ -13,6 +13,9 @@ in the report; the others still run.  Results go to DIR (default results/):
                model.txt, model.json
   conformance  `harness/loopspec run --impl all cases`: conformance.json,
                conformance.xml, conformance.txt
+  versions     how the CPython references' traces differ release after release,
+               with the CPython change behind each (tools/versions.py):
+               VERSIONS.md
   bench        `harness/loopspec bench --impl all` on cases/bench/ (K runs after
                a warm-up, default 5; at most S seconds of timed runs per case and
                implementation, default 4; N implementations at a time, default
@@ -58,8 +61,8 @@ PYTHON = "/usr/bin/python3"
 LOOPSPEC = os.path.join(ROOT, "harness", "loopspec")
 MODEL = os.path.join(ROOT, "model", "loopspec-model")
 FLOOR = os.path.join(ROOT, "model", "build", "floor")
-STEPS = ("model", "conformance", "bench", "latency", "floor", "memory", "hyperfine",
-         "plots", "render")
+STEPS = ("model", "conformance", "versions", "bench", "latency", "floor", "memory",
+         "hyperfine", "plots", "render")
 
 # The model's targets (issue 6; tools/bench_model.py).
 TARGET_SWITCH_NS = 50
@@ -234,6 +237,15 @@ def step_conformance(ctx):
     ok = status in (0, 1) and os.path.exists(ctx.path("conformance.json"))
     ctx.record("conformance", 0 if ok else (status or 1), secs,
                last + ("" if status != 1 else " (some results differ from the expectation files)"))
+
+
+def step_versions(ctx):
+    """VERSIONS.md from the conformance run (tools/versions.py)."""
+    status, secs, out = run_logged(
+        [PYTHON, os.path.join(HERE, "versions.py"), "--conformance", ctx.path("conformance.json"),
+         "--out", ctx.path("VERSIONS.md")], ctx.path("versions.txt"), 600)
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    ctx.record("versions", status if status is not None else 1, secs, last)
 
 
 def step_bench(ctx):
@@ -599,6 +611,21 @@ def build(results_dir, steps=None):
                   [("matrix", conf)]))
     else:
         B.append(("p", "No conformance results (`results/conformance.json`)."))
+
+    # What changed between CPython releases
+    B.append(("h", 2, "What changed between CPython releases"))
+    versions_md = os.path.join(results_dir, "VERSIONS.md")
+    if os.path.exists(os.path.join(plots, "versions.svg")):
+        B.append(("svg", "plots/versions.svg", "The cases whose trace differs between CPython "
+                  "releases (rows), each release's trace (columns) coloured by which distinct "
+                  "trace it is."))
+    if os.path.exists(versions_md):
+        with open(versions_md, encoding="utf-8") as f:
+            text = f.read()
+        B.append(("p", "From [VERSIONS.md](VERSIONS.md):"))
+        B.append(("md", text.split("\n", 1)[1] if text.startswith("# ") else text))
+    else:
+        B.append(("p", "No version report (`results/VERSIONS.md`: the `versions` step)."))
 
     # Findings
     B.append(("h", 2, "Findings"))
@@ -1118,7 +1145,7 @@ def main(argv):
     started = time.monotonic()
     funcs = {"model": step_model, "conformance": step_conformance, "bench": step_bench,
              "latency": step_latency, "floor": step_floor, "memory": step_memory,
-             "hyperfine": step_hyperfine, "plots": step_plots}
+             "hyperfine": step_hyperfine, "plots": step_plots, "versions": step_versions}
     for name in chosen:
         if name in funcs:
             funcs[name](ctx)

@@ -26,6 +26,7 @@ import sys
 import tempfile
 
 import cli
+import versions
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -260,7 +261,8 @@ def gnuplot(script, params, cwd):
 def generate(results_dir, out_dir, svg=True, log=None):
     """Write the data files (and the SVGs); returns {name: svg path} written.
 
-    Names: bench, latency, matrix, and orderdiff/NAME for each divergent pair.
+    Names: bench, latency, matrix, versions, and orderdiff/NAME for each
+    divergent pair.
     """
     say = log or (lambda text: None)
     os.makedirs(out_dir, exist_ok=True)
@@ -288,6 +290,16 @@ def generate(results_dir, out_dir, svg=True, log=None):
         write_atomic(os.path.join(out_dir, "matrix.dat"), text)
         jobs.append(("matrix", "matrix.gp", {"datafile": "matrix.dat", "outfile": "matrix.svg",
                                              "ncases": len(cases), "nimpls": len(impls)}))
+        # The version matrix (tools/versions.py): which trace each CPython
+        # release gives, for the cases where releases differ.
+        cols, classes, _ = versions.analyse(conf, with_causes=False)
+        if cols:
+            text, rows, ncols = versions.plot_data(cols, classes)
+            write_atomic(os.path.join(out_dir, "versions.dat"), text)
+            if rows:
+                jobs.append(("versions", "versions.gp", {"datafile": "versions.dat",
+                                                         "outfile": "versions.svg",
+                                                         "ncases": rows, "ncols": ncols}))
         od_dir = os.path.join(out_dir, "orderdiff")
         if os.path.isdir(od_dir):
             for name in os.listdir(od_dir):

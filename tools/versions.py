@@ -137,11 +137,12 @@ def case_path(cases_dir, case_id):
     return path if os.path.exists(path) else None
 
 
-def analyse(conf, model=MODEL, cases_dir=None):
+def analyse(conf, model=MODEL, cases_dir=None, with_causes=True):
     """(columns, classes, boundaries) of a conformance run.
 
     classes: {case: [class index or None per column]}; boundaries: a list of
-    (older column, newer column, [(case, diff lines, causes)]).
+    (older column, newer column, [(case, diff lines, causes)]); the causes
+    (two model runs per difference) only `with_causes`.
     """
     cases_dir = cases_dir or os.path.join(ROOT, "cases")
     cols = columns(conf, releases(model))
@@ -171,10 +172,23 @@ def analyse(conf, model=MODEL, cases_dir=None):
                 ra, rb = by[(case, older.impl)], by[(case, newer.impl)]
                 diff = list(difflib.unified_diff(lines_of(ra), lines_of(rb), older.label,
                                                  newer.label, lineterm="", n=2))
-                path = case_path(cases_dir, case)
+                path = case_path(cases_dir, case) if with_causes else None
                 differ.append((case, diff, causes(model, path, older.profile, newer.profile)))
             boundaries.append((older, newer, differ))
     return cols, classes, boundaries
+
+
+def varying(cols, classes):
+    """The cases whose trace differs between releases of one task factory
+    (a lazy release against an eager one is no version difference)."""
+    out = []
+    for case in sorted(classes):
+        for eager in (False, True):
+            seen = {x for c, x in zip(cols, classes[case]) if c.eager == eager and x is not None}
+            if len(seen) > 1:
+                out.append(case)
+                break
+    return out
 
 
 def source_of(cases_dir, case_id):
@@ -231,15 +245,15 @@ def render(conf, cols, classes, boundaries, cases_dir):
             out.append("")
     out.append("## The version matrix")
     out.append("")
-    varying = [c for c in sorted(classes) if len({x for x in classes[c] if x is not None}) > 1]
-    out.append("%d of %d cases give the same trace on every release; the %d others, "
-               "each release's trace by letter (A the first distinct trace from the "
-               "left, `-` no result: unsupported or not run):" % (
-                   len(classes) - len(varying), len(classes), len(varying)))
+    differ = varying(cols, classes)
+    out.append("%d of %d cases give the same trace on every release (lazy tasks, and "
+               "eager tasks); the %d others, each release's trace by letter (A the first "
+               "distinct trace from the left, `-` no result: unsupported or not run):" % (
+                   len(classes) - len(differ), len(classes), len(differ)))
     out.append("")
     out.append("| case | " + " | ".join(c.label for c in cols) + " |")
     out.append("|---|" + "---|" * len(cols))
-    for case in varying:
+    for case in differ:
         cells = ["-" if x is None else LETTERS[min(x, len(LETTERS) - 1)] for x in classes[case]]
         out.append("| `%s` | %s |" % (case, " | ".join(cells)))
     out.append("")
@@ -252,10 +266,10 @@ def quote(text):
 
 def plot_data(cols, classes):
     """versions.dat for plots/versions.gp; returns (text, rows, columns)."""
-    varying = [c for c in sorted(classes) if len({x for x in classes[c] if x is not None}) > 1]
-    n = len(varying)
+    differ = varying(cols, classes)
+    n = len(differ)
     cells, ylab, xlab = ["# x y class"], ["# y case"], ["# x release"]
-    for k, case in enumerate(varying):
+    for k, case in enumerate(differ):
         y = n - 1 - k
         for x, cls in enumerate(classes[case]):
             cells.append("%d %d %d" % (x, y, NO_RESULT if cls is None else min(cls, 8)))

@@ -193,7 +193,7 @@ def fmt_us(value):
 class Context:
     """Options and the record of the steps (results/steps.json)."""
 
-    def __init__(self, results, repeat=5, max_seconds=4.0, jobs=2, samples=100,
+    def __init__(self, results, repeat=5, max_seconds=4.0, jobs=1, samples=100,
                  hyperfine_runs=2):
         self.results = results
         self.repeat = repeat
@@ -377,6 +377,16 @@ def bench_index(bench):
     """{(case, impl): median ns/op}."""
     return {(e["case"], e["impl"]): e["ns_per_op"]["median"]
             for e in (bench or {}).get("bench", [])}
+
+
+def bench_spread(bench, case, impl):
+    """'±4%': half the min-to-max range of the timed runs, against the median."""
+    for e in (bench or {}).get("bench", []):
+        if e["case"] == case and e["impl"] == impl:
+            s = e["ns_per_op"]
+            if s.get("median"):
+                return "±%.0f%%" % (50.0 * (s["max"] - s["min"]) / s["median"])
+    return ""
 
 
 def bench_impls(bench):
@@ -664,11 +674,17 @@ def build(results_dir, steps=None):
                   "timed by the adapter with the implementation's own monotonic clock around "
                   "the run only, once to warm up and then up to %s times (fewer when the "
                   "runs would take more than %s s: `runs` in [bench.json](bench.json) says "
-                  "how many), %d implementation%s at a time. Median ns per operation; in "
-                  "brackets the ratio to the model. Output: [bench.txt](bench.txt)."
+                  "how many), %s. Median ns per operation, after it the spread (half the "
+                  "range from min to max, as a share of the median); in brackets the ratio "
+                  "to the model, in the same run. Output: [bench.txt](bench.txt)."
                   % (bench.get("repeat"), "%g" % bench["max_seconds"]
                      if bench.get("max_seconds") else "any number of",
-                     bench.get("jobs") or 1, "" if (bench.get("jobs") or 1) == 1 else "s")))
+                     "one implementation at a time, in rounds: round r times every case once "
+                     "on every implementation before round r + 1 starts, every adapter up for "
+                     "the whole run, so that a drift of the machine falls on all of them alike"
+                     if (bench.get("jobs") or 1) == 1 else
+                     "%d implementations at a time, each timed beside another"
+                     % bench.get("jobs"))))
         header = ["operation", "ops/run"] + names
         rows_b = []
         ops = bench.get("ops") or {}
@@ -678,12 +694,13 @@ def build(results_dir, steps=None):
                    "{:,}".format(ops[case]) if case in ops else ""]
             for n in names:
                 v = idx.get((case, n))
+                sp = bench_spread(bench, case, n)
                 if v is None:
                     row.append("-")
                 elif n == "model" or not model:
-                    row.append(fmt_ns(v))
+                    row.append("%s %s" % (fmt_ns(v), sp))
                 else:
-                    row.append("%s (%s)" % (fmt_ns(v), fmt_ratio(v / model)))
+                    row.append("%s %s (%s)" % (fmt_ns(v), sp, fmt_ratio(v / model)))
             rows_b.append(row)
         fl = floor_ns(floor)
         if fl:

@@ -16,6 +16,15 @@ With a time budget (`max_seconds`), a case whose warm-up shows that K runs
 would exceed the budget gets fewer runs (at least one); the entry's `runs`
 says how many counted.
 
+One implementation at a time (the default), the runs go in rounds: round 0
+warms up every case on every implementation, round r times each case once
+on each implementation, in the same order, before round r + 1 starts.  Every
+adapter stays up for the whole run, and a slow drift of the machine (another
+process, the CPU's clock) falls on every implementation alike instead of
+on whichever ran during it; the ratios within one run are then the figures
+to trust.  With `jobs` > 1, implementations run side by side, each through
+all its runs, and each is timed beside a different neighbour.
+
 Timer latency.  A latency request asks the adapter to measure, on a fresh
 loop of its kind, how late `await sleep(d)` wakes for each delay d:
 elapsed time minus d, in microseconds, for `samples` sleeps each.  Only
@@ -109,6 +118,9 @@ class BenchRun:
 
     def execute(self):
         """Run everything; returns (entries, skipped) sorted by case, then impl."""
+        if self.jobs == 1:
+            self._rounds()
+            return self._sorted()
         work = queue.Queue()
         for impl in self.impls:
             work.put(impl)
@@ -123,6 +135,9 @@ class BenchRun:
         except KeyboardInterrupt:
             self.abort()
             raise
+        return self._sorted()
+
+    def _sorted(self):
         order = {impl.name: k for k, impl in enumerate(self.impls)}
         key = lambda e: (e["case"], order.get(e["impl"], 0))  # noqa: E731
         self.entries.sort(key=key)
@@ -144,6 +159,58 @@ class BenchRun:
             except queue.Empty:
                 return
             self.run_impl(impl)
+
+    def _rounds(self):
+        """Interleaved rounds, every adapter up for the whole run."""
+        adapters = {}
+        for impl in self.impls:
+            adapter = AdapterProcess(impl.name, impl.argv, self.startup_timeout)
+            problem = impl.unavailable()
+            if problem:
+                adapter.broken = "%s is not available: %s" % (impl.name, problem)
+            adapters[impl.name] = adapter
+            with self._lock:
+                self._adapters.append(adapter)
+        plan = {}    # (case id, impl name) -> [profile, runs wanted, times] while in play
+        try:
+            for rnd in range(self.repeat + 1):
+                for case in self.cases:
+                    for impl in self.impls:
+                        if self._aborted:
+                            return
+                        key = (case.id, impl.name)
+                        adapter = adapters[impl.name]
+                        try:
+                            if rnd == 0:
+                                profile = self.check(adapter, impl, case)
+                                self._say("%s %s warm-up" % (impl.name, case.id))
+                                elapsed = self.once(adapter, impl, case, profile)
+                                runs = self.repeat
+                                if self.max_seconds:
+                                    fit = int(self.max_seconds / max(elapsed / 1e9, 1e-9))
+                                    runs = max(1, min(runs, fit))
+                                plan[key] = [profile, runs, []]
+                                continue
+                            if key not in plan or rnd > plan[key][1]:
+                                continue
+                            profile, runs, times = plan[key]
+                            self._say("%s %s run %d/%d" % (impl.name, case.id, rnd, runs))
+                            times.append(self.once(adapter, impl, case, profile) / case.bench)
+                        except Skip as exc:
+                            plan.pop(key, None)
+                            self._skip(case, impl, str(exc))
+            for case in self.cases:
+                for impl in self.impls:
+                    entry = plan.get((case.id, impl.name))
+                    if entry and entry[2]:
+                        self.entries.append({"case": case.id, "impl": impl.name,
+                                             "ns_per_op": stats(entry[2]),
+                                             "runs": len(entry[2])})
+        finally:
+            for name, adapter in adapters.items():
+                if adapter.ready is not None:
+                    self.ready.setdefault(name, adapter.ready)
+                adapter.close()
 
     def _skip(self, case, impl, why):
         with self._lock:
@@ -174,8 +241,8 @@ class BenchRun:
                     self.ready.setdefault(impl.name, adapter.ready)
             adapter.close()
 
-    def run_case(self, adapter, impl, case):
-        """The entry of one case on one implementation; raises Skip."""
+    def check(self, adapter, impl, case):
+        """The profile to time `case` under on `impl`; raises Skip."""
         profile = impl.profile
         if case.rejected:
             raise Skip("rejected by the model: %s" % case.error)
@@ -193,6 +260,12 @@ class BenchRun:
             raise Skip("%s lacks %s" % (impl.name, ", ".join(missing)))
         if case.expected(profile) is None:
             raise Skip("the case has no expect block for %s" % profile)
+        return profile
+
+    def run_case(self, adapter, impl, case):
+        """The entry of one case on one implementation, all its runs in a
+        row (side by side with other implementations); raises Skip."""
+        profile = self.check(adapter, impl, case)
         times = []
         runs = self.repeat
         k = 0

@@ -190,7 +190,7 @@ def test_render_writes_markdown_and_self_contained_html(tmp_path):
     assert "| tiny | asyncio | 0/1 | 0% | 0 | 1 | 1 | 1 |" in md
     assert "| a | 2/2 | 1/2 | 0/1 |" in md
     assert "runs y before x" in md and "NOT IN THE EXPECTATION FILES" in md
-    assert "4,000 (40.0x)" in md                     # ratio to the model
+    assert "4,000 ±2% (40.0x)" in md                 # spread, ratio to the model
     assert "| C floor: `sleep(0)` switch (`tools/floor.c`) |  | 10.0x floor | 400x floor |" in md
     assert "![Median ns per operation (error bars: min to max), log scale.](plots/bench.svg)" in md
     assert "**Steps that failed:** `bench` (boom)" in md

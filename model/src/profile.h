@@ -47,9 +47,10 @@ typedef enum ls_profile {
       "asyncio.timeout records task.cancelling() on entry and turns the "      \
       "CancelledError into TimeoutError unless a newer cancel is pending "     \
       "(gh-102780)")                                                           \
-    X(TIMEOUT_STATE_CHECKS, "timeout_state_checks", LS_VER(3, 11, 7),          \
+    X(INVALID_STATE_CHECKS, "invalid_state_checks", LS_VER(3, 11, 7),          \
       "Timeout refuses a second entry and reschedule() before entry with "     \
-      "RuntimeError (gh-111085)")                                              \
+      "RuntimeError; TaskGroup's says it 'has already been entered' "          \
+      "(gh-111085)")                                                           \
     X(NEUMAIER_SUM, "neumaier_sum", LS_VER(3, 12, 0),                          \
       "sum() of floats uses Neumaier's compensated summation (gh-100425)")     \
     X(WAIT_FOR_TIMEOUT, "wait_for_timeout", LS_VER(3, 12, 0),                  \
@@ -86,7 +87,10 @@ typedef enum ls_profile {
       LS_VER(3, 13, 2),                                                        \
       "TaskGroup.create_task always adds the done callback, even for a task "  \
       "already done, so an eager failure cancels the parent later "            \
-      "(gh-128550)")
+      "(gh-128550)")                                                           \
+    X(TASKGROUP_CANCEL, "taskgroup_cancel", LS_VER(3, 15, 0),                  \
+      "TaskGroup.cancel() cancels the children and the body, and the block "   \
+      "ends without an exception (gh-108951)")
 
 typedef enum ls_change {
 #define LS_X(id, name, since, why) LS_CH_##id,

@@ -119,8 +119,8 @@ END_TEST
 START_TEST(version_changes) {
     ck_assert(!ls_since(LS_PROF_PY311, LS_CH_TIMEOUT_CANCELLING));
     ck_assert(ls_since(LS_PROF_PY3113, LS_CH_TIMEOUT_CANCELLING));
-    ck_assert(!ls_since(LS_PROF_PY3113, LS_CH_TIMEOUT_STATE_CHECKS));
-    ck_assert(ls_since(LS_PROF_PY3117, LS_CH_TIMEOUT_STATE_CHECKS));
+    ck_assert(!ls_since(LS_PROF_PY3113, LS_CH_INVALID_STATE_CHECKS));
+    ck_assert(ls_since(LS_PROF_PY3117, LS_CH_INVALID_STATE_CHECKS));
     ck_assert(!ls_since(LS_PROF_EAGER312, LS_CH_UNCANCEL_CLEARS_MUST_CANCEL));
     ck_assert(ls_since(LS_PROF_EAGER313, LS_CH_UNCANCEL_CLEARS_MUST_CANCEL));
     ck_assert(ls_since(LS_PROF_EAGER315, LS_CH_TASKGROUP_ALWAYS_DONE_CALLBACK));

@@ -632,8 +632,10 @@ int ls_loop_step(ls_vm *vm) {
         if (top->when > L->now) L->now = top->when;
     }
 
-    /* 3. Move every expired timer to the ready queue, in heap order. */
-    while ((top = ls_heap_peek(&L->timers)) && top->when <= L->now) {
+    /* 3. Move every expired timer to the ready queue, in heap order. As in
+     *    CPython (`if handle._when >= end_time: break`), a NaN deadline
+     *    compares false, so such a timer is due at once. */
+    while ((top = ls_heap_peek(&L->timers)) && !(top->when > L->now)) {
         ls_heap_pop(&L->timers, &it);
         ls_queue_push(&L->ready, it.h);
     }

@@ -67,6 +67,9 @@ typedef enum ls_profile {
       LS_VER(3, 12, 0),                                                        \
       "TaskGroup.create_task handles a task that is already done (an eager "   \
       "one) at once instead of through a done callback (gh-97696)")            \
+    X(SLEEP_NAN_VALUE_ERROR, "sleep_nan_value_error", LS_VER(3, 13, 0),        \
+      "sleep(nan) raises ValueError; before, NaN went to call_later and the "  \
+      "timer was due at once (gh-105331)")                                     \
     X(UNCANCEL_CLEARS_MUST_CANCEL, "uncancel_clears_must_cancel",              \
       LS_VER(3, 13, 0),                                                        \
       "uncancel() down to zero withdraws a cancel not yet delivered "          \

@@ -1036,10 +1036,14 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 }
                 s->used = 1;
                 SAVE();
-                if (!(s->delay > 0)) {   /* sleep(0): __sleep0, a bare yield */
+                if (s->delay <= 0) {   /* sleep(0): __sleep0, a bare yield */
                     f->waiting = v;
                     v = ls_none();
                     goto yield;
+                }
+                if (isnan(s->delay) && ls_vm_since(vm, LS_CH_SLEEP_NAN_VALUE_ERROR)) {
+                    ls_vm_raise(vm, LS_E_VALUE, "Invalid delay: NaN (not a number)");
+                    goto failed;
                 }
                 ls_future *fut = ls_future_new(vm);
                 fut->timer = ls_call_later(vm, s->delay, LS_H_SET_RESULT, ls_obj_val(fut),
@@ -1078,11 +1082,15 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 goto failed;
             }
             SAVE();
-            if (!(d > 0)) {   /* __sleep0: a bare yield, then the result */
+            if (d <= 0) {   /* __sleep0: a bare yield, then the result */
                 f->waiting = w;
                 f->wait_value = 1;
                 v = ls_none();
                 goto yield;
+            }
+            if (isnan(d) && ls_vm_since(vm, LS_CH_SLEEP_NAN_VALUE_ERROR)) {
+                ls_vm_raise(vm, LS_E_VALUE, "Invalid delay: NaN (not a number)");
+                goto failed;
             }
             ls_future *fut = ls_future_new(vm);
             fut->timer = ls_call_later(vm, d, LS_H_SET_RESULT, ls_obj_val(fut), w, NULL);

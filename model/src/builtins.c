@@ -698,6 +698,13 @@ static int list_method(ls_vm *vm, int id, ls_list *l, ls_value *a, int n, ls_val
             *out = ls_int(cnt);
             return 0;
         }
+        if (id == LS_M_INDEX && !ls_vm_since(vm, LS_CH_LIST_INDEX_MESSAGE)) {
+            ls_buf b = {0};
+            ls_str_of(&b, a[0], true);
+            ls_vm_raise(vm, LS_E_VALUE, "%s is not in list", ls_buf_cstr(&b));
+            ls_buf_free(&b);
+            return -1;
+        }
         return ls_vm_raise(vm, LS_E_VALUE, "list.%s(x): x not in list", ls_method_names[id]);
     }
     default:

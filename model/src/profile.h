@@ -67,6 +67,8 @@ typedef enum ls_profile {
       LS_VER(3, 12, 0),                                                        \
       "TaskGroup.create_task handles a task that is already done (an eager "   \
       "one) at once instead of through a done callback (gh-97696)")            \
+    X(FLOAT_MODULO_BY_ZERO, "float_modulo_by_zero", LS_VER(3, 13, 0),          \
+      "x % 0.0 says 'float modulo by zero', not 'float modulo'")               \
     X(SLEEP_NAN_VALUE_ERROR, "sleep_nan_value_error", LS_VER(3, 13, 0),        \
       "sleep(nan) raises ValueError; before, NaN went to call_later and the "  \
       "timer was due at once (gh-105331)")                                     \
@@ -91,6 +93,15 @@ typedef enum ls_profile {
       "TaskGroup.create_task always adds the done callback, even for a task "  \
       "already done, so an eager failure cancels the parent later "            \
       "(gh-128550)")                                                           \
+    X(ZERO_DIVISION_MESSAGE, "zero_division_message", LS_VER(3, 14, 0),        \
+      "ZeroDivisionError says 'division by zero' for every operator and "      \
+      "type (gh-119057)")                                                      \
+    X(LIST_INDEX_MESSAGE, "list_index_message", LS_VER(3, 14, 0),              \
+      "list.index() of a missing item says 'list.index(x): x not in list', "   \
+      "not 'X is not in list'")                                                \
+    X(UNPACK_GOT_COUNT, "unpack_got_count", LS_VER(3, 14, 0),                  \
+      "unpacking a list or tuple into too few names says how many it got "     \
+      "('expected 2, got 3')")                                                 \
     X(TASKGROUP_CANCEL, "taskgroup_cancel", LS_VER(3, 15, 0),                  \
       "TaskGroup.cancel() cancels the children and the body, and the block "   \
       "ends without an exception (gh-108951)")

@@ -169,6 +169,13 @@ static bool seqlike(ls_value v) {
     return ls_is(v, LS_O_STR) || ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE);
 }
 
+/* ZeroDivisionError with the release's message: one for every operator
+ * from 3.14 on, the operator's and the operands' own before. */
+static int zero_division(ls_vm *vm, const char *before_3_14) {
+    return ls_vm_raise(vm, LS_E_ZERO_DIV, "%s",
+                       ls_vm_since(vm, LS_CH_ZERO_DIVISION_MESSAGE) ? "division by zero" : before_3_14);
+}
+
 static int binop(ls_vm *vm, int op, ls_value a, ls_value b, ls_value *out) {
     const char *sym = op == LS_TK_PLUS ? "+" : op == LS_TK_MINUS ? "-" : op == LS_TK_STAR ? "*"
                     : op == LS_TK_SLASH ? "/" : op == LS_TK_DSLASH ? "//" : "%";
@@ -186,12 +193,12 @@ static int binop(ls_vm *vm, int op, ls_value a, ls_value b, ls_value *out) {
                 if (__builtin_mul_overflow(x, y, &r)) goto overflow;
                 break;
             case LS_TK_DSLASH:
-                if (!y) return ls_vm_raise(vm, LS_E_ZERO_DIV, "integer division or modulo by zero");
+                if (!y) return zero_division(vm, "integer division or modulo by zero");
                 if (x == INT64_MIN && y == -1) goto overflow;
                 r = floordiv(x, y);
                 break;
             default:
-                if (!y) return ls_vm_raise(vm, LS_E_ZERO_DIV, "integer modulo by zero");
+                if (!y) return zero_division(vm, "integer modulo by zero");
                 if (y == -1) { r = 0; break; }
                 r = x - floordiv(x, y) * y;
                 break;
@@ -205,15 +212,19 @@ static int binop(ls_vm *vm, int op, ls_value a, ls_value b, ls_value *out) {
         case LS_TK_MINUS: r = x - y; break;
         case LS_TK_STAR: r = x * y; break;
         case LS_TK_SLASH:
-            if (y == 0) return ls_vm_raise(vm, LS_E_ZERO_DIV, "division by zero");
+            if (y == 0)
+                return zero_division(vm, a.tag == LS_V_FLOAT || b.tag == LS_V_FLOAT
+                                             ? "float division by zero" : "division by zero");
             r = x / y;
             break;
         case LS_TK_DSLASH:
-            if (y == 0) return ls_vm_raise(vm, LS_E_ZERO_DIV, "float floor division by zero");
+            if (y == 0) return zero_division(vm, "float floor division by zero");
             r = floor(x / y);
             break;
         default:
-            if (y == 0) return ls_vm_raise(vm, LS_E_ZERO_DIV, "float modulo");
+            if (y == 0)
+                return zero_division(vm, ls_vm_since(vm, LS_CH_FLOAT_MODULO_BY_ZERO)
+                                             ? "float modulo by zero" : "float modulo");
             r = fmod(x, y);
             if (r != 0) {
                 if ((r < 0) != (y < 0)) r += y;
@@ -771,7 +782,10 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             ls_list *l = as_list(vm, v);
             if (!l) goto failed;
             if (l->n != arg) {
-                if (l->n > arg) ls_vm_raise(vm, LS_E_VALUE, "too many values to unpack (expected %d)", arg);
+                if (l->n > arg && ls_vm_since(vm, LS_CH_UNPACK_GOT_COUNT))
+                    ls_vm_raise(vm, LS_E_VALUE, "too many values to unpack (expected %d, got %d)", arg, l->n);
+                else if (l->n > arg)
+                    ls_vm_raise(vm, LS_E_VALUE, "too many values to unpack (expected %d)", arg);
                 else ls_vm_raise(vm, LS_E_VALUE, "not enough values to unpack (expected %d, got %d)", arg, l->n);
                 goto failed;
             }

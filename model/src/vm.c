@@ -616,7 +616,15 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             NEXT();
         OP(STORE_GLOBAL) vm->globals[arg] = POP(); break;
         OP(LOAD_BUILTIN) PUSH(ls_tagged(LS_V_BUILTIN, (uint32_t)arg)); break;
-        OP(LOAD_EXC) PUSH(ls_tagged(LS_V_EXCTYPE, (uint32_t)arg)); break;
+        OP(LOAD_EXC)
+            /* asyncio.QueueShutDown exists from 3.13 on. */
+            if (arg == LS_E_QUEUE_SHUT_DOWN && !ls_vm_since(vm, LS_CH_QUEUE_SHUTDOWN)) {
+                SAVE();
+                ls_new_in(vm, LS_E_NAME, LS_CH_QUEUE_SHUTDOWN, "name 'QueueShutDown' is not defined");
+                goto failed;
+            }
+            PUSH(ls_tagged(LS_V_EXCTYPE, (uint32_t)arg));
+            break;
         OP(POP) sp--; NEXT();
         OP(DUP) v = TOP(); PUSH(v); break;
         OP(DUP2) sp[0] = sp[-2]; sp[1] = sp[-1]; sp += 2; break;

@@ -163,6 +163,15 @@ static bool callable(ls_value v) {
 
 /* Items of an iterable for list(), sorted(), min() ... */
 static int items(ls_vm *vm, ls_value v, ls_list **out) {
+    if (ls_is(v, LS_O_RECORD)) {
+        /* a prelude iterable: its __iter__ gives the list (vm.c GET_ITER) */
+        ls_record *r = (ls_record *)v.u.o;
+        int pi = vm->prog->methods[r->cls * LS_M__COUNT + LS_M_ITER];
+        if (pi >= 0) {
+            ls_value fn = {LS_V_FUNC, 0, {.i = pi}};
+            if (ls_vm_call(vm, fn, &v, 1, &v) < 0) return -1;
+        }
+    }
     if (ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE)) {
         *out = (ls_list *)v.u.o;
         return 0;

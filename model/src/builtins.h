@@ -92,8 +92,8 @@ typedef enum ls_builtin {
     /* protocols: __aenter__, __aexit__, __call__ */                           \
     X(SET_NAME, "set_name") X(RUN, "run") X(ABORT, "abort")                    \
     X(SHUTDOWN, "shutdown")                                                    \
-    /* protocols: __aenter__, __aexit__, __call__ */                           \
-    X(AENTER, "aenter") X(AEXIT, "aexit") X(CALL, "call")                     \
+    /* protocols: __aenter__, __aexit__, __call__, __iter__ */                 \
+    X(AENTER, "aenter") X(AEXIT, "aexit") X(CALL, "call") X(ITER, "iter")     \
     /* read-only properties, read as obj.name: */                              \
     X(MAXSIZE, "maxsize") X(EXCEPTIONS, "exceptions") X(ARGS, "args")          \
     X(PARTIES, "parties") X(N_WAITING, "n_waiting") X(BROKEN, "broken")        \

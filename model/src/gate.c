@@ -7,7 +7,7 @@
 
 /* Methods the prelude dispatches by name (its records' __aenter__,
  * __aexit__, __call__ and callbacks) that case programs do not have. */
-static const char *const prelude_only[] = {"aenter", "aexit", "call", "on_timeout",
+static const char *const prelude_only[] = {"aenter", "aexit", "call", "iter", "on_timeout",
                                            "on_task_done", NULL};
 
 static bool prelude_method(const char *name) {

@@ -795,6 +795,19 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         }
         OP(GET_ITER) {
             v = TOP();
+            if (ls_is(v, LS_O_RECORD) && record_method(vm, (ls_record *)v.u.o, LS_M_ITER) >= 0) {
+                /* A prelude iterable (as_completed's generator or iterator):
+                 * its __iter__ runs now, to completion, and gives the list
+                 * the loop walks. */
+                SAVE();
+                ls_value fn = {LS_V_FUNC, 0, {.i = record_method(vm, (ls_record *)v.u.o, LS_M_ITER)}};
+                ls_value items;
+                if (ls_vm_call(vm, fn, &v, 1, &items) < 0) {
+                    if (vm->err.set) goto aborted;
+                    goto failed;
+                }
+                sp[-1] = v = items;
+            }
             if (!(ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE) || ls_is(v, LS_O_RANGE) ||
                   ls_is(v, LS_O_STR))) {
                 ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not iterable", ls_type_name(v));

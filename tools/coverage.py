@@ -178,7 +178,8 @@ APIS = [
     ("`loop.call_later`", "`call_later(`", _regex(_call("call_later"))),
     ("`contextvars.ContextVar`", "`ContextVar(`", _regex(_call("ContextVar"))),
     ("`asyncio.eager_task_factory`", "an `expect[eager]:` block, or under `eager/`",
-     lambda c: "eager" in c.blocks or c.area == "eager"),
+     lambda c: any(name.strip().startswith("eager") for label in c.blocks
+                   for name in str(label).split(",")) or c.area == "eager"),
     ("`asyncio.run` teardown", "under `teardown/`, or an `uncaught` line expected",
      lambda c: c.area == "teardown" or any(line.startswith("uncaught ") for b in c.blocks.values() for line in b)),
 ]

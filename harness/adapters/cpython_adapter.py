@@ -11,11 +11,22 @@ Options:
   --eager    install `asyncio.eager_task_factory` on every loop (3.12+)
   --virtual  run every case on the virtual-clock loop the Pyodide adapter
              uses (to compare it with the real loop on this interpreter)
+  --python X.Y.Z
+             refuse to start (exit 3) unless this interpreter's Python
+             version is exactly X.Y.Z, so that an implementation id never
+             runs on the wrong interpreter
+
+The ready line reports the Python version (`python`) and the profile that
+version claims (casekit/profiles.py: `for_version`).
 """
 
 import argparse
 import os
+import platform
 import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HARNESS = os.path.dirname(HERE)
 
 
 def parse_args(argv):
@@ -30,7 +41,19 @@ def parse_args(argv):
                         help="install asyncio.eager_task_factory (3.12+)")
     parser.add_argument("--virtual", action="store_true",
                         help="use the Pyodide adapter's virtual-clock loop")
+    parser.add_argument("--python", metavar="X.Y.Z",
+                        help="refuse to start unless this Python is exactly X.Y.Z")
     return parser.parse_args(argv)
+
+
+def claimed_profile(eager):
+    """The profile this interpreter's version claims (casekit/profiles.py)."""
+    sys.path.insert(0, HARNESS)
+    try:
+        from casekit import profiles
+    finally:
+        sys.path.remove(HARNESS)
+    return profiles.for_version(platform.python_version(), eager=eager)
 
 
 def open_channel():
@@ -52,7 +75,7 @@ def build_server(args):
     if args.pure:
         sys.modules["_asyncio"] = None
     import asyncio  # noqa: E402 - must follow the _asyncio switch
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, HERE)
     import prelude  # noqa: E402
 
     extra = {}
@@ -72,12 +95,7 @@ def build_server(args):
         extra["loop"] = "asyncio"
     c_task = getattr(asyncio.tasks, "_CTask", None)
     extra["tasks"] = "c" if c_task is not None and asyncio.Task is c_task else "python"
-    if args.eager:
-        extra["profile"] = "eager"
-    elif sys.version_info >= (3, 12):
-        extra["profile"] = "asyncio"
-    else:
-        extra["profile"] = "asyncio-3.11"
+    extra["profile"] = claimed_profile(args.eager)
     impl = sys.implementation.name
     version = "%d.%d.%d" % sys.implementation.version[:3]
     return prelude.Server(impl, version, factory, eager=args.eager, extra=extra,
@@ -87,6 +105,11 @@ def build_server(args):
 def main(argv=None):
     """Start, print the ready line, then answer requests until EOF."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.python and platform.python_version() != args.python:
+        sys.stderr.write("cpython_adapter: %s is Python %s, not %s (--python %s): "
+                         "refusing to start\n" % (sys.executable, platform.python_version(),
+                                                   args.python, args.python))
+        return 3
     if args.eager and sys.version_info < (3, 12):
         sys.stderr.write("cpython_adapter: --eager needs Python 3.12+\n")
         return 2

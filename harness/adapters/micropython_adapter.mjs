@@ -11,7 +11,11 @@
  * runPythonAsync; that prelude says what this asyncio has and what the
  * builtins become here.
  *
- * Usage: node micropython_adapter.mjs
+ * Usage: node micropython_adapter.mjs [--profile P]
+ *   --profile P   the profile this implementation claims, reported in the
+ *                 ready line (MicroPython follows no CPython release: the
+ *                 registry says which profile it is checked against;
+ *                 default asyncio)
  */
 
 import { readFileSync } from "node:fs";
@@ -22,13 +26,28 @@ import { fileURLToPath } from "node:url";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PACKAGE = "@micropython/micropython-webassembly-pyscript";
 
-for (const arg of process.argv.slice(2)) {
-  if (arg === "-h" || arg === "--help") {
-    process.stderr.write("usage: node micropython_adapter.mjs\n");
-    process.exit(0);
+let claimedProfile = "asyncio";
+{
+  const args = process.argv.slice(2);
+  while (args.length) {
+    const arg = args.shift();
+    if (arg === "-h" || arg === "--help") {
+      process.stderr.write("usage: node micropython_adapter.mjs [--profile P]\n");
+      process.exit(0);
+    } else if (arg === "--profile" && args.length) {
+      claimedProfile = args.shift();
+    } else if (arg.startsWith("--profile=")) {
+      claimedProfile = arg.slice("--profile=".length);
+    } else {
+      process.stderr.write(`micropython_adapter: unknown option ${arg}\n`);
+      process.exit(2);
+    }
   }
-  process.stderr.write(`micropython_adapter: unknown option ${arg}\n`);
-  process.exit(2);
+  // The shape protocol.py accepts: asyncio or eager, maybe with a version.
+  if (!/^(asyncio|eager)(-3\.\d+(\.\d+)?)?$/.test(claimedProfile)) {
+    process.stderr.write(`micropython_adapter: --profile ${claimedProfile} is not a profile\n`);
+    process.exit(2);
+  }
 }
 
 // An exception thrown in a timer callback (MicroPython's task loop runs in
@@ -69,6 +88,7 @@ async function main() {
   });
   // protocol.py first: the prelude uses its names from the same namespace.
   mp.runPython(readFileSync(join(HERE, "protocol.py"), "utf8"));
+  mp.globals.set("CLAIMED_PROFILE", claimedProfile);
   mp.runPython(readFileSync(join(HERE, "micropython_prelude.py"), "utf8"));
   mp.runPython("_ready = json.dumps(ready())");
   send(mp.globals.get("_ready"));

@@ -27,8 +27,9 @@
 # through the `js` module, and fall back to ticks_us() without it.
 
 # protocol.py (the requests, shared with the other Python adapters) runs
-# first in the same namespace: CaseError, PROFILES, decode_request,
-# bad_request_line and request_program come from there.
+# first in the same namespace: CaseError, is_eager, decode_request,
+# bad_request_line and request_program come from there; the adapter then
+# sets CLAIMED_PROFILE (its --profile) for the ready line.
 
 import asyncio
 from asyncio import core as _core
@@ -69,7 +70,7 @@ def ready():
         "version": "%d.%d.%d" % impl.version[:3],
         "python": sys.version.split()[0].rstrip(";"), "eager": False,
         "features": features(), "loop": "micropython", "tasks": "micropython",
-        "profile": "asyncio", "build": getattr(impl, "_build", ""),
+        "profile": CLAIMED_PROFILE, "build": getattr(impl, "_build", ""),
     }
 
 
@@ -125,7 +126,7 @@ def make_globals(trace):
 def prepare(request):
     """Compile and load one request's program; the globals dict."""
     program, line, profile, filename = request_program(request)
-    if profile == "eager":
+    if is_eager(profile):
         raise CaseError("MicroPython has no eager tasks")
     source = "\n" * (line - 1) + program
     trace = []

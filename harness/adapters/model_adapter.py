@@ -1,15 +1,13 @@
 #!/usr/bin/env python3
 """Serve loopspec cases on the reference model over JSON lines.
 
-The model reads case files itself, so each request must carry `path`, the
-case file (ADAPTERS.md); the adapter runs
-
-    loopspec-model run --profile PROFILE PATH
-
-for it and replies with the lines the model printed as the trace.  Exit
-status 3 (the model cannot finish the run: CPython would wait forever, or
-the step budget ran out) and 2 (a malformed case) become `error` replies
-with the model's message.  Standard library only.
+One `loopspec-model serve` process answers the requests (ADAPTERS.md): the
+adapter passes each request line on and its reply back, so a case costs a
+run, not a process (about 0.1 ms instead of 3 to 7 ms).  A malformed case,
+a run the model cannot finish (CPython would wait forever) or a budget
+(steps, memory, the trace limit) comes back as an `error` reply with the
+model's message.  If the server dies (out of memory), the request gets an
+error reply and the next one a new server.  Standard library only.
 
 A request with `"bench": true` (ADAPTERS.md) also runs
 
@@ -22,8 +20,10 @@ from `run`, once per case file and profile (the model is deterministic; a
 file changed since is run again).  A latency request gets an error reply:
 the model's loop runs on a virtual clock.
 
-usage: model_adapter.py [--model PATH]
+usage: model_adapter.py [--model PATH] [MODEL OPTION ...]
   --model PATH   the model binary (default: model/loopspec-model beside harness/)
+  the model's budget options (--max-steps N, --max-memory MIB,
+  --max-trace-lines N, --max-trace-bytes N) are passed on to `serve`
 """
 
 import json
@@ -32,15 +32,22 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from casekit import profiles  # noqa: E402
+from casekit.modelserver import ModelServer  # noqa: E402
+
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.dirname(HERE)), "model",
                              "loopspec-model")
-PROFILES = ("asyncio", "eager", "asyncio-3.11")
+DEFAULT_PROFILE = profiles.normalize("asyncio")
 RUN_LIMIT = 3600  # seconds; the harness enforces the case's own timeout
 
 
+BUDGETS = ("--max-steps", "--max-memory", "--max-trace-lines", "--max-trace-bytes")
+
+
 def parse_args(argv):
-    """The model path; exit 2 on bad usage."""
-    model = DEFAULT_MODEL
+    """(model path, budget options for serve); exit 2 on bad usage."""
+    model, budgets = DEFAULT_MODEL, []
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -51,10 +58,12 @@ def parse_args(argv):
             model = args.pop(0)
         elif arg.startswith("--model="):
             model = arg.partition("=")[2]
+        elif arg in BUDGETS and args:
+            budgets += [arg, args.pop(0)]
         else:
             sys.stderr.write("model_adapter: unknown argument %r\n" % arg)
             sys.exit(2)
-    return model
+    return model, budgets
 
 
 _traces = {}  # (path, profile, mtime) -> the model's reply to `run`, for bench requests
@@ -90,12 +99,12 @@ def handle(model, request):
                          "no real time, there is no lateness to measure"}
     reply = {"id": request.get("id"), "case": request.get("case")}
     if request.get("bench") is True and isinstance(request.get("path"), str):
-        path, profile = request["path"], request.get("profile", "asyncio")
+        path, profile = request["path"], request.get("profile", DEFAULT_PROFILE)
         try:
             key = (path, profile, os.stat(path).st_mtime_ns)
         except OSError:
             key = None
-        if key is not None and profile in PROFILES:
+        if key is not None and profiles.known(profile):
             if key not in _traces:
                 first = handle(model, dict(request, bench=False))
                 if "trace" not in first:
@@ -111,52 +120,32 @@ def handle(model, request):
                 reply.pop("trace", None)
                 reply["error"] = str(exc)
             return reply
-    path = request.get("path")
-    profile = request.get("profile", "asyncio")
-    if not isinstance(path, str) or not path:
-        reply["error"] = "the model adapter needs the case file: request has no 'path'"
-        return reply
-    if profile not in PROFILES:
-        reply["error"] = "unknown profile %r" % (profile,)
+    profile = request.get("profile", DEFAULT_PROFILE)
+    if not isinstance(profile, str) or not profiles.known(profile):
+        reply["error"] = "unknown profile %r (profiles: %s)" % (
+            profile, ", ".join(profiles.NAMES))
         return reply
     try:
-        proc = subprocess.run([model, "run", "--profile", profile, path],
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=RUN_LIMIT)
-    except OSError as exc:
+        return SERVER.ask(dict(request, profile=profiles.normalize(profile)))
+    except (OSError, RuntimeError, ValueError) as exc:
         reply["error"] = "cannot run the model: %s" % exc
         return reply
-    except subprocess.TimeoutExpired:
-        reply["error"] = "the model ran for more than %ds" % RUN_LIMIT
-        return reply
-    out = proc.stdout.decode("utf-8", "replace")
-    err = proc.stderr.decode("utf-8", "replace").strip()
-    trace = out.split("\n")
-    if trace and trace[-1] == "":
-        trace.pop()
-    if proc.returncode == 0:
-        reply["trace"] = trace
-        if err:
-            reply["stderr"] = err + "\n"
-    elif proc.returncode == 3:
-        message = err or "the model could not finish the run (exit 3)"
-        if trace:
-            message += "; trace before: %s" % trace
-        reply["error"] = message
-    else:
-        reply["error"] = err or "the model exited with status %d" % proc.returncode
-    return reply
+
+
+SERVER = None
 
 
 def main(argv=None):
     """Print the ready line, then answer requests until end of input."""
-    model = parse_args(sys.argv[1:] if argv is None else argv)
+    global SERVER
+    model, budgets = parse_args(sys.argv[1:] if argv is None else argv)
     if not os.path.exists(model):
         sys.stderr.write("model_adapter: %s is missing: run `make model`\n" % model)
         return 1
+    SERVER = ModelServer(model, budgets)
     ready = {"ready": True, "impl": "loopspec-model", "version": "model",
-             "python": None, "eager": False, "profile": "asyncio",
-             "profiles": list(PROFILES), "loop": "model", "tasks": "model",
+             "python": None, "eager": False, "profile": DEFAULT_PROFILE,
+             "profiles": list(profiles.NAMES), "loop": "model", "tasks": "model",
              # The model rejects what it does not run yet before a case gets
              # here, so it claims every feature (casekit/features.py).
              "features": ["*"]}

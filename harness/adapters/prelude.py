@@ -21,7 +21,7 @@ import time
 import types
 
 from protocol import (  # noqa: F401 - the adapters import them from here
-    PROFILES, CaseError, bad_request_line, decode_request, request_program)
+    CaseError, bad_request_line, decode_request, is_eager, request_program)
 
 
 # Names taken from asyncio when this version has them.
@@ -408,7 +408,7 @@ class Server:
         out = err = ""
         try:
             program, line, profile, filename = request_program(request)
-            factory = self.loop_factory(self.eager or profile == "eager")
+            factory = self.loop_factory(self.eager or is_eager(profile))
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:

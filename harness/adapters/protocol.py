@@ -3,11 +3,37 @@ written in Python: CPython's and PyPy's (prelude.py), Pyodide's
 (prelude.py, webloop_runner.py) and MicroPython's (micropython_prelude.py,
 which the MicroPython adapter runs after this file in one namespace).
 Plain Python that MicroPython runs too: json and nothing else.
+
+Profiles: the harness knows the table (casekit/profiles.py) and sends
+canonical names; an adapter only needs to know whether a profile is eager.
+So any name of the profiles' shape is accepted here, `asyncio` or `eager`
+with an optional version (`asyncio-3.11`, `eager-3.12`, `asyncio-3.11.7`),
+and it is eager iff it starts with `eager`.
 """
 
 import json
 
-PROFILES = ("asyncio", "eager", "asyncio-3.11")
+
+def _is_number(text):
+    return len(text) > 0 and all(ch in "0123456789" for ch in text)
+
+
+def valid_profile(profile):
+    """True for `asyncio` or `eager`, optionally followed by `-3.N` or `-3.N.N`."""
+    if not isinstance(profile, str):
+        return False
+    pieces = profile.split("-", 1)
+    if pieces[0] not in ("asyncio", "eager"):
+        return False
+    if len(pieces) == 1:
+        return True
+    parts = pieces[1].split(".")
+    return parts[0] == "3" and len(parts) in (2, 3) and all(_is_number(x) for x in parts)
+
+
+def is_eager(profile):
+    """True when the profile installs eager_task_factory."""
+    return profile.startswith("eager")
 
 
 class CaseError(Exception):
@@ -35,7 +61,8 @@ def request_program(request):
     if not isinstance(line, int) or line < 1:
         raise CaseError("line must be a positive integer")
     profile = request.get("profile", "asyncio")
-    if profile not in PROFILES:
-        raise CaseError("unknown profile %r" % (profile,))
+    if not valid_profile(profile):
+        raise CaseError("unknown profile %r (asyncio or eager, optionally with a "
+                        "version: asyncio-3.12, eager-3.13, asyncio-3.11.7)" % (profile,))
     filename = "%s.case" % (request.get("case") or "<case>")
     return program, line, profile, filename

@@ -138,7 +138,7 @@ class WebLoopServer(prelude.Server):
         out = err = ""
         try:
             program, line, profile, filename = prelude.request_program(request)
-            if self.eager or profile == "eager":
+            if self.eager or prelude.is_eager(profile):
                 raise CaseError("Pyodide's WebLoop cannot run eager tasks: with a task "
                                 "factory its create_task calls asyncio.tasks."
                                 "_set_task_name, which Python 3.14 no longer has")

@@ -92,3 +92,47 @@ def summary(expected, actual):
                                     only_e, "" if only_e == 1 else "s",
                                     only_a, "" if only_a == 1 else "s"))
     return out
+
+
+def two_traces(left, right, left_name, right_name):
+    """Text lines: two traces in columns, `*` on rows that differ."""
+    left = [str(a).strip() for a in left]
+    right = [str(a).strip() for a in right]
+    width = min(WIDTH, max([len(left_name)] + [len(l) for l in left] + [8]))
+    out = ["       %s | %s" % (left_name.ljust(width), right_name)]
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else ""
+        b = right[i] if i < len(right) else ""
+        mark = "*" if (i >= len(left) or i >= len(right) or a != b) else " "
+        out.append(("  %s%3d  %s | %s" % (mark, i + 1, _cell(a, width).ljust(width),
+                                          _cell(b, 200))).rstrip())
+    return out
+
+
+def first_divergence(left, right, left_name="left", right_name="right"):
+    """Where two traces part, as one phrase, or None when they are the same."""
+    for i in range(max(len(left), len(right))):
+        if i >= len(left):
+            return "line %d: %s has ended, %s has %r" % (i + 1, left_name, right_name,
+                                                         right[i])
+        if i >= len(right):
+            return "line %d: %s has %r, %s has ended" % (i + 1, left_name, left[i],
+                                                         right_name)
+        if left[i] != right[i]:
+            return "line %d: %s has %r, %s has %r" % (i + 1, left_name, left[i],
+                                                      right_name, right[i])
+    return None
+
+
+def compare(left, right, left_name="left", right_name="right"):
+    """Lines: the first divergence of two traces and their ordering distance."""
+    left = [str(a).strip() for a in left]
+    right = [str(a).strip() for a in right]
+    where = first_divergence(left, right, left_name, right_name)
+    out = ["first divergence: %s" % (where or "none, the traces are the same")]
+    discordant, n, norm, only_l, only_r = kendall(left, right)
+    out.append("ordering distance: Kendall tau %d (%d of %d pairs of the %d shared lines "
+               "in opposite order, normalized %.2f); %d line%s only on the left, "
+               "%d only on the right" % (discordant, discordant, n * (n - 1) // 2, n, norm,
+                                         only_l, "" if only_l == 1 else "s", only_r))
+    return out

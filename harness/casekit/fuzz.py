@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 
+from .modelserver import ModelServer
 from . import impls as registry
 from .adapter import STARTUP_TIMEOUT, AdapterFailure, AdapterProcess
 
@@ -1197,57 +1198,63 @@ class ModelResult:
         return ""
 
 
+_servers = threading.local()
+
+
+def model_server(model):
+    """This thread's `loopspec-model serve` for `model` (casekit/modelserver.py)."""
+    servers = getattr(_servers, "by_model", None)
+    if servers is None:
+        servers = _servers.by_model = {}
+    if model not in servers:
+        servers[model] = ModelServer(model)
+    return servers[model]
+
+
 def run_model(path, profile, model=registry.MODEL):
-    """ModelResult of `loopspec-model run --explain=json --profile P path`."""
+    """ModelResult of the model's run of `path` with explanations (what
+    `loopspec-model run --explain=json --profile P path` prints), asked of
+    a model server: the log events are the trace, the others tell whether
+    the program is fit."""
+    request = {"id": 0, "path": os.path.abspath(path), "profile": profile,
+               "explain": True, "max_steps": MAX_STEPS}
+    reply = None
     for attempt in range(60):
         try:
-            proc = subprocess.run([model, "run", "--explain=json", "--max-steps",
-                                   str(MAX_STEPS), "--profile", profile, path],
-                                  stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=MODEL_TIMEOUT)
+            reply = model_server(model).ask(request)
             break
-        except subprocess.TimeoutExpired:
-            return ModelResult("error", message="the model took more than %ds" % MODEL_TIMEOUT)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             # `make model` may be replacing the binary right now: wait for it.
             if attempt == 59:
                 raise RuntimeError("cannot run the model %s: %s" % (model, exc))
+            _servers.by_model = {}
             time.sleep(0.5)
-    err = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode == 2:
+    status = 0 if "trace" in reply else reply.get("exit", 1)
+    err = reply.get("error", "")
+    if status == 2:
         return ModelResult("malformed", message=err)
     trace, leftovers, deadlines, end = [], 0, [], 0.0
     created, finished = [], set()
-    for line in proc.stdout.decode("utf-8", "replace").splitlines():
-        # Cheap filters first: most events are neither logs nor timers.
-        if '"log"' in line[:20]:
-            trace.append(json.loads(line)["text"])
-        elif '"create"' in line[:20]:
-            m = NEW_TASK_RE.search(line)
-            if m:
-                created.append(m.group(1))
-        elif '"finish"' in line[:20]:
-            m = FINISHED_RE.search(line)
-            if m:
-                finished.add(m.group(1))
-        elif '"at":' in line:
-            ev = json.loads(line)
-            if ev.get("event") == "schedule" and "at" in ev:
-                deadlines.append(float(ev["at"]))
-        elif '"phase"' in line[:20]:
-            m = PENDING_RE.search(line)
+    for ev in reply.get("explain") or []:
+        kind = ev.get("event")
+        if kind == "log":
+            trace.append(ev["text"])
+        elif kind == "create" and "new_task" in ev:
+            created.append(ev["new_task"])
+        elif kind == "finish" and "finished" in ev:
+            finished.add(ev["finished"])
+        elif kind == "schedule" and "at" in ev:
+            deadlines.append(float(ev["at"]))
+        elif kind == "phase":
+            m = PENDING_RE.search(json.dumps(ev))
             if m:
                 leftovers = int(m.group(1))
-    tail = proc.stdout[-400:].decode("utf-8", "replace").rsplit("\n", 2)
-    for chunk in reversed(tail):
-        m = re.search(r'"time":([0-9.eE+-]+)', chunk)
-        if m:
-            end = float(m.group(1))
-            break
-    if proc.returncode == 3:
+        if "time" in ev:
+            end = float(ev["time"])
+    if status == 3:
         return ModelResult("hang", trace, err)
-    if proc.returncode != 0:
-        return ModelResult("error", trace, err or "exit status %d" % proc.returncode)
+    if status != 0:
+        return ModelResult("error", trace, err or "exit status %d" % status)
     return ModelResult("ok", trace, leftovers=leftovers, deadlines=deadlines, end_time=end,
                        unfinished=[t for t in created if t not in finished])
 

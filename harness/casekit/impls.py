@@ -16,6 +16,7 @@ import shutil
 import subprocess
 
 from . import features as feat
+from . import profiles
 
 HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(HARNESS)
@@ -23,14 +24,34 @@ ADAPTERS = os.path.join(HARNESS, "adapters")
 NODE_MODULES = os.path.join(HARNESS, "node_modules")
 MODEL = os.path.join(ROOT, "model", "loopspec-model")
 SYSTEM_PYTHON = "/usr/bin/python3"
+SYSTEM_PYTHON_VERSION = "3.11.2"   # Debian 12's python3
 SYSTEM_PYPY = "/usr/bin/pypy3"
 PYODIDE_PACKAGE = "pyodide"
 MICROPYTHON_PACKAGE = "@micropython/micropython-webassembly-pyscript"
 
-PROFILES = ("asyncio", "eager", "asyncio-3.11")
+# The Pyodide releases pinned in package.json (npm aliases), each with the
+# exact CPython it ships (the adapter refuses to start on any other), as
+# (implementation id, npm package, CPython version, column label).  From
+# 3.12 on each also has an `-eager` id.
+PYODIDE_IMPLS = (
+    ("cpython-3.11.3", "pyodide-3.11", "3.11.3", "cp3113"),     # pyodide 0.25.1
+    ("cpython-3.12", "pyodide-3.12", "3.12.7", "cp312"),        # pyodide 0.27.7
+    ("cpython-3.13", "pyodide-3.13", "3.13.2", "cp313"),        # pyodide 0.29.3
+    ("cpython-3.14", PYODIDE_PACKAGE, "3.14.2", "cp314"),       # pyodide 314.0.7
+    ("cpython-3.15", "pyodide-3.15", "3.15.0rc1", "cp315"),     # pyodide 315.0.0-alpha.2
+)
+PYODIDE_RUNTIMES = {package: version for _, package, version, _ in PYODIDE_IMPLS}
 
-# The three ground truths `observe` runs by default.
-DEFAULT_IMPLS = ("cpython-3.11", "cpython-3.14", "cpython-3.14-eager")
+# A CPython found outside Debian (pyenv): (version, what installs it).
+PYENV_PYTHON_VERSION = "3.11.7"
+
+# The CPython references `observe` runs by default: every CPython release the
+# model follows, lazy and eager (those not installed here are left out).
+DEFAULT_IMPLS = (
+    "cpython-3.11", "cpython-3.11.3", "cpython-3.11.7",
+    "cpython-3.12", "cpython-3.12-eager", "cpython-3.13", "cpython-3.13-eager",
+    "cpython-3.14", "cpython-3.14-eager", "cpython-3.15", "cpython-3.15-eager",
+)
 
 
 def node():
@@ -40,12 +61,46 @@ def node():
     return shutil.which("node") or "node"
 
 
-def _cpython(interpreter, *options):
-    return [interpreter, os.path.join(ADAPTERS, "cpython_adapter.py")] + list(options)
+def find_python(version):
+    """The path of a CPython of exactly `version` outside the system: from
+    $LOOPSPEC_PYTHON_3_11_7 (the version's dots as underscores), else pyenv's
+    (`$PYENV_ROOT/versions/V/bin/python3`, `~/.pyenv/versions/V/bin/python3`,
+    `pyenv root`); None when there is none.  The version itself is checked
+    when the implementation starts (`needs`, and the adapter's --python)."""
+    candidates = []
+    override = os.environ.get("LOOPSPEC_PYTHON_" + version.replace(".", "_"))
+    if override:
+        return override
+    tail = os.path.join("versions", version, "bin", "python3")
+    if os.environ.get("PYENV_ROOT"):
+        candidates.append(os.path.join(os.environ["PYENV_ROOT"], tail))
+    candidates.append(os.path.join(os.path.expanduser("~"), ".pyenv", tail))
+    for path in candidates:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        try:
+            proc = subprocess.run([pyenv, "root"], capture_output=True, text=True,
+                                  timeout=20)
+            path = os.path.join(proc.stdout.strip(), tail)
+            if proc.returncode == 0 and os.path.isfile(path):
+                return path
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return None
 
 
-def _pyodide(*options):
-    return [node(), os.path.join(ADAPTERS, "pyodide_adapter.mjs")] + list(options)
+def _cpython(interpreter, *options, python=None):
+    argv = [interpreter, os.path.join(ADAPTERS, "cpython_adapter.py")]
+    if python:
+        argv += ["--python", python]
+    return argv + list(options)
+
+
+def _pyodide(package=PYODIDE_PACKAGE, *options):
+    return [node(), os.path.join(ADAPTERS, "pyodide_adapter.mjs"),
+            "--package", package, "--python", PYODIDE_RUNTIMES[package]] + list(options)
 
 
 # -- what must be installed ----------------------------------------------------
@@ -83,6 +138,27 @@ def _python_module(interpreter, module, install):
     return check
 
 
+def _python_version(interpreter, version, install):
+    """The interpreter runs and is Python `version` exactly."""
+    def check():
+        if interpreter is None:
+            return install
+        if not os.path.exists(interpreter):
+            return "%s is missing: %s" % (interpreter, install)
+        try:
+            proc = subprocess.run(
+                [interpreter, "-c", "import platform; print(platform.python_version())"],
+                capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return "%s cannot run: %s" % (interpreter, install)
+        found = proc.stdout.strip()
+        if proc.returncode != 0 or found != version:
+            return "%s is Python %s, not %s: %s" % (interpreter, found or "?", version,
+                                                     install)
+        return None
+    return check
+
+
 def _node_check():
     return _program(node(), "install Node.js (Debian package nodejs, `make deps`)")
 
@@ -96,18 +172,21 @@ class Impl:
     command; `needs` checks of what must be installed; `label` a short
     column title; `slow_start` marks adapters that load a runtime first;
     `conformance` whether `--impl all` includes it; `real_time` whether its
-    loop sleeps in real time (`loopspec latency` measures those only).
+    loop sleeps in real time (`loopspec latency` measures those only);
+    `python` the exact Python version it runs, when it is pinned.
+    Profiles are canonical names (an alias given here is normalized).
     """
 
     def __init__(self, name, profile, argv, about, features, runs=None,
                  needs=(), label=None, slow_start=False, conformance=True,
-                 real_time=True):
+                 real_time=True, python=None):
         self.name = name
-        self.profile = profile
+        self.profile = profiles.normalize(profile)
         self.argv = list(argv)
         self.about = about
         self.features = tuple(features)
-        self.runs = tuple(runs or (profile,))
+        self.runs = tuple(profiles.normalize(p) for p in (runs or (profile,)))
+        self.python = python
         self.needs = tuple(needs)
         self.label = label or name
         self.slow_start = slow_start
@@ -139,56 +218,117 @@ class Impl:
         return "Impl(%r)" % self.name
 
 
+def _claims(version, eager=False):
+    """The profile a CPython of `version` claims (profiles.for_version)."""
+    return profiles.for_version(version, eager=eager)
+
+
+def _both(version):
+    """The lazy and (3.12+) eager profiles of a CPython version."""
+    return tuple(p for p in (_claims(version), _claims(version, True)) if p)
+
+
+def _pyodide_impls(upto=None, after=None):
+    """The Pyodide CPython implementations, lazy and (3.12+) eager; those of
+    versions before `upto`, or from `after` on."""
+    check = _node_check()
+    out = []
+    for name, package, version, label in PYODIDE_IMPLS:
+        key = profiles.version_tuple(version)
+        if (upto and key >= profiles.version_tuple(upto)) or (
+                after and key < profiles.version_tuple(after)):
+            continue
+        lazy, eager = _claims(version), _claims(version, True)
+        has = feat.ALL if eager else feat.without("eager")
+        npm = _node_package(package)
+        out.append(Impl(
+            name, lazy, _pyodide(package),
+            "CPython %s in Pyodide (npm %s) under Node, virtual-clock BaseEventLoop"
+            % (version, package),
+            has, runs=_both(version), needs=(check, npm), label=label,
+            slow_start=True, real_time=False, python=version))
+        if eager:
+            out.append(Impl(
+                name + "-eager", eager, _pyodide(package, "--eager"),
+                "the same, with eager_task_factory", has, needs=(check, npm),
+                label=label + "-eager", slow_start=True, real_time=False,
+                python=version))
+    return out
+
+
 def registry():
     """Every known implementation, by id, in display order."""
-    python = _program(SYSTEM_PYTHON, "install Debian's python3 (`make deps`)")
+    system = SYSTEM_PYTHON_VERSION
+    python = _python_version(SYSTEM_PYTHON, system, "install Debian's python3 (`make deps`)")
     pypy = _program(SYSTEM_PYPY, "install Debian's pypy3 (`make deps`)")
     uvloop = _python_module(SYSTEM_PYTHON, "uvloop",
                             "install Debian's python3-uvloop (`make deps`)")
     model = _program(MODEL, "run `make model`")
     pyodide = _node_package(PYODIDE_PACKAGE)
     micropython = _node_package(MICROPYTHON_PACKAGE)
+    pyenv_version = PYENV_PYTHON_VERSION
+    pyenv_python = find_python(pyenv_version)
+    pyenv_needs = (_python_version(
+        pyenv_python, pyenv_version,
+        "CPython %s was not found ($LOOPSPEC_PYTHON_%s, $PYENV_ROOT/versions/%s, "
+        "~/.pyenv/versions/%s): install it with `pyenv install %s` (optional)"
+        % (pyenv_version, pyenv_version.replace(".", "_"), pyenv_version,
+           pyenv_version, pyenv_version)),)
+    pyenv_path = pyenv_python or os.path.join("~", ".pyenv", "versions", pyenv_version,
+                                              "bin", "python3")
+    pyenv_short = "cp" + pyenv_version.replace(".", "")
+    py311 = _claims(system)
+    no_eager = feat.without("eager")
     impls = [
-        Impl("model", "asyncio",
+        Impl("model", profiles.normalize("asyncio"),
              [SYSTEM_PYTHON, os.path.join(ADAPTERS, "model_adapter.py"), "--model", MODEL],
              "the reference model (model/loopspec-model run), any profile",
-             feat.ALL, runs=PROFILES, needs=(python, model), label="model",
+             feat.ALL, runs=profiles.NAMES, needs=(python, model), label="model",
              real_time=False),
-        Impl("cpython-3.11", "asyncio-3.11", _cpython(SYSTEM_PYTHON),
-             "Debian CPython 3.11, C tasks, SelectorEventLoop",
-             feat.without("eager"), needs=(python,), label="cp311"),
-        Impl("cpython-3.11-pure", "asyncio-3.11", _cpython(SYSTEM_PYTHON, "--pure"),
-             "Debian CPython 3.11, pure-Python tasks and futures",
-             feat.without("eager"), needs=(python,), label="cp311-py"),
-        Impl("uvloop", "asyncio-3.11", _cpython(SYSTEM_PYTHON, "--uvloop"),
-             "uvloop 0.17 (Debian python3-uvloop) on Debian CPython 3.11",
-             feat.without("eager"), needs=(python, uvloop), label="uvloop"),
-        Impl("pypy-3.9", "asyncio-3.11", _cpython(SYSTEM_PYPY),
+        Impl("cpython-3.11", py311, _cpython(SYSTEM_PYTHON, python=system),
+             "Debian CPython %s, C tasks, SelectorEventLoop" % system,
+             no_eager, needs=(python,), label="cp311", python=system),
+        Impl("cpython-3.11-pure", py311, _cpython(SYSTEM_PYTHON, "--pure", python=system),
+             "Debian CPython %s, pure-Python tasks and futures" % system,
+             no_eager, needs=(python,), label="cp311-py", python=system),
+        Impl("uvloop", py311, _cpython(SYSTEM_PYTHON, "--uvloop", python=system),
+             "uvloop 0.17 (Debian python3-uvloop) on Debian CPython %s" % system,
+             no_eager, needs=(python, uvloop), label="uvloop", python=system),
+        Impl("pypy-3.9", py311, _cpython(SYSTEM_PYPY),
              "Debian PyPy 3.9 (7.3.11), pure-Python asyncio",
              feat.without("eager", "taskgroup", "timeout", ".cancelling", ".uncancel"),
              needs=(pypy,), label="pypy39"),
-        Impl("cpython-3.14", "asyncio", _pyodide(),
-             "CPython 3.14 in Pyodide under Node, virtual-clock BaseEventLoop",
-             feat.ALL, runs=("asyncio", "eager"), needs=(_node_check(), pyodide),
-             label="cp314", slow_start=True, real_time=False),
-        Impl("cpython-3.14-eager", "eager", _pyodide("--eager"),
-             "the same, with eager_task_factory",
-             feat.ALL, needs=(_node_check(), pyodide), label="cp314-eager",
-             slow_start=True, real_time=False),
-        Impl("pyodide-webloop", "asyncio", _pyodide("--webloop"),
-             "Pyodide's WebLoop (CPython 3.14): asyncio on Node's event loop",
-             feat.without("eager"), needs=(_node_check(), pyodide), label="webloop",
-             slow_start=True),
-        Impl("micropython", "asyncio",
-             [node(), os.path.join(ADAPTERS, "micropython_adapter.mjs")],
+    ]
+    impls += _pyodide_impls(upto=pyenv_version)
+    impls += [
+        Impl("cpython-%s" % pyenv_version, _claims(pyenv_version),
+             _cpython(pyenv_path, python=pyenv_version),
+             "CPython %s (pyenv), C tasks, SelectorEventLoop" % pyenv_version,
+             no_eager, needs=pyenv_needs, label=pyenv_short, python=pyenv_version),
+        Impl("cpython-%s-pure" % pyenv_version, _claims(pyenv_version),
+             _cpython(pyenv_path, "--pure", python=pyenv_version),
+             "CPython %s (pyenv), pure-Python tasks and futures" % pyenv_version,
+             no_eager, needs=pyenv_needs, label=pyenv_short + "-py", python=pyenv_version),
+    ]
+    impls += _pyodide_impls(after=pyenv_version)
+    latest = _claims(PYODIDE_RUNTIMES[PYODIDE_PACKAGE])
+    impls += [
+        Impl("pyodide-webloop", latest, _pyodide(PYODIDE_PACKAGE, "--webloop"),
+             "Pyodide's WebLoop (CPython %s): asyncio on Node's event loop"
+             % PYODIDE_RUNTIMES[PYODIDE_PACKAGE],
+             no_eager, needs=(_node_check(), pyodide), label="webloop",
+             slow_start=True, python=PYODIDE_RUNTIMES[PYODIDE_PACKAGE]),
+        Impl("micropython", latest,
+             [node(), os.path.join(ADAPTERS, "micropython_adapter.mjs"), "--profile", latest],
              "MicroPython 1.27 (WebAssembly, pyscript build) under Node",
              ("gather", "wait_for", "Lock", "Event", "current_task"),
              needs=(_node_check(), micropython), label="mpy", slow_start=True),
         # Not part of `--impl all`: a diagnostic of the virtual-clock loop.
-        Impl("cpython-3.11-virtual", "asyncio-3.11", _cpython(SYSTEM_PYTHON, "--virtual"),
-             "Debian CPython 3.11 on the Pyodide adapter's virtual-clock loop",
-             feat.without("eager"), needs=(python,), label="cp311-virt",
-             conformance=False, real_time=False),
+        Impl("cpython-3.11-virtual", py311,
+             _cpython(SYSTEM_PYTHON, "--virtual", python=system),
+             "Debian CPython %s on the Pyodide adapter's virtual-clock loop" % system,
+             no_eager, needs=(python,), label="cp311-virt",
+             conformance=False, real_time=False, python=system),
     ]
     return {impl.name: impl for impl in impls}
 

@@ -89,7 +89,7 @@ def impl_summary(impls, results, skipped=(), profiles=None):
         if unexpected:
             parts.append("%d UNEXPECTED" % unexpected)
         profile = (profiles or {}).get(impl.name, impl.profile)
-        out.append("%s  %-12s %s" % (impl.name.ljust(width), profile, ", ".join(parts)))
+        out.append("%s  %-14s %s" % (impl.name.ljust(width), profile, ", ".join(parts)))
     return out
 
 

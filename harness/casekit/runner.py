@@ -25,6 +25,7 @@ import threading
 import time
 
 from . import cases as caselib
+from . import profiles
 from .adapter import STARTUP_TIMEOUT, AdapterFailure, AdapterProcess
 
 STATUSES = ("PASS", "FAIL", "UNSUPPORTED", "TIMEOUT", "CRASH", "ERROR", "FLAKY")
@@ -60,7 +61,7 @@ def rejected_result(case, impl, profile):
 
 def applies(case, profile):
     """True when the case applies to `profile` (its `profiles:` header)."""
-    return case.rejected or profile in case.profiles
+    return case.rejected or case.applies(profile)
 
 
 class Worker:
@@ -69,7 +70,7 @@ class Worker:
     def __init__(self, impl, profile, repeat=1, multiplier=1.0,
                  startup_timeout=STARTUP_TIMEOUT):
         self.impl = impl
-        self.profile = profile
+        self.profile = profiles.normalize(profile)
         self.repeat = max(1, repeat)
         self.multiplier = multiplier
         self.adapter = AdapterProcess(impl.name, impl.argv, startup_timeout)
@@ -195,7 +196,7 @@ class Run:
                  jobs=1, startup_timeout=STARTUP_TIMEOUT, progress=None):
         self.cases = cases
         self.impls = impls
-        self.profile_override = profile
+        self.profile_override = profiles.normalize(profile) if profile else None
         self.repeat = repeat
         self.multiplier = multiplier
         self.jobs = max(1, jobs)
@@ -268,11 +269,20 @@ class Run:
             worker.adapter.kill()
 
     def feature_mismatches(self):
-        """Lines for implementations whose ready line lists other features
-        than their registry entry."""
+        """Lines for implementations whose ready line differs from their
+        registry entry: other features, another claimed profile or Python."""
         out = []
         for impl in self.impls:
             ready = self.ready.get(impl.name) or {}
+            claimed = ready.get("profile")
+            if isinstance(claimed, str) and profiles.known(claimed) and \
+                    profiles.normalize(claimed) != impl.profile:
+                out.append("%s: its ready line claims profile %s, its registry entry %s"
+                           % (impl.name, claimed, impl.profile))
+            python = ready.get("python")
+            if impl.python and python and python != impl.python:
+                out.append("%s: its ready line reports Python %s, its registry entry %s"
+                           % (impl.name, python, impl.python))
             listed = ready.get("features")
             if not isinstance(listed, list) or "*" in listed:
                 continue

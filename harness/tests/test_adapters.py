@@ -13,7 +13,7 @@ import pytest
 
 from testlib import HARNESS  # noqa: E402
 
-from casekit import casefile, impls  # noqa: E402
+from casekit import cases, impls, profiles  # noqa: E402
 from casekit.adapter import AdapterFailure, AdapterProcess  # noqa: E402
 
 FIRST_EXAMPLE = '''\
@@ -68,6 +68,8 @@ async def main():
     log("got", await wait_for(work(), 1))
     await t
 '''
+
+PYTHON_311 = impls.SYSTEM_PYTHON
 
 needs_node = pytest.mark.skipif(
     not impls.node_modules_present(),
@@ -145,8 +147,35 @@ def test_ready_line_comes_first():
     assert ready["ready"] is True
     assert ready["impl"] == "cpython"
     assert ready["version"].startswith("3.11")
+    assert ready["python"] == "3.11.2"
     assert ready["profile"] == "asyncio-3.11"
     assert "eager" not in ready["features"]
+
+
+def test_cpython_adapter_refuses_another_python():
+    argv = impls._cpython(PYTHON_311, python="3.11.99")
+    out = subprocess.run(argv, input="", capture_output=True, text=True, timeout=30)
+    assert out.returncode == 3 and out.stdout == ""
+    assert "is Python 3.11.2, not 3.11.99" in out.stderr and "refusing to start" in out.stderr
+
+
+@pytest.mark.parametrize("name", ["cpython-3.11.7", "cpython-3.11.7-pure"])
+def test_pyenv_311_7(name):
+    impl = impls.registry()[name]
+    if impl.unavailable():
+        pytest.skip(impl.unavailable())
+    adapter = start(name)
+    try:
+        assert adapter.ready["python"] == "3.11.7"
+        assert adapter.ready["profile"] == "asyncio-3.11.7"
+        assert adapter.ready["tasks"] == ("python" if name.endswith("-pure") else "c")
+        assert set(adapter.ready["features"]) == set(impl.features)
+        assert ask(adapter, FIRST_EXAMPLE, profile="asyncio-3.11.7")["trace"] == [
+            "await", "create_task"]
+        assert ask(adapter, WAIT_FOR, profile="asyncio-3.11.7")["trace"] == [
+            "tick 0", "tick 1", "work", "tick 2", "got 5"]
+    finally:
+        adapter.close()
 
 
 def test_311_first_example(py311):
@@ -244,9 +273,12 @@ def test_variants_run_the_first_example(name, key, value):
 @needs_node
 def test_314_ready(py314, py314_eager):
     assert py314.ready["version"].startswith("3.14")
-    assert py314.ready["profile"] == "asyncio"
+    assert py314.ready["python"] == "3.14.2"
+    assert py314.ready["profile"] == "asyncio-3.14"
+    assert py314.ready["runtime"] == "pyodide 314.0.7"
     assert "eager" in py314.ready["features"]
     assert py314_eager.ready["eager"] is True
+    assert py314_eager.ready["profile"] == "eager-3.14"
 
 
 @needs_node
@@ -307,6 +339,92 @@ def test_314_deadlock_is_an_error(py314):
     assert ask(py314, BOOM)["trace"][-1] == "uncaught Error: boom"
 
 
+# -- the other CPython versions in Pyodide ------------------------------------------
+
+VERSIONED = ("cpython-3.11.3", "cpython-3.12", "cpython-3.13", "cpython-3.15",
+             "cpython-3.15-eager")
+
+
+@pytest.fixture(scope="module")
+def versioned():
+    """An adapter per Pyodide release (one eager), loading at the same time."""
+    adapters = {}
+    for name in VERSIONED:
+        adapters[name] = AdapterProcess(name, impls.registry()[name].argv)
+        adapters[name].start()
+    yield adapters
+    for adapter in adapters.values():
+        adapter.close()
+
+
+@needs_node
+@pytest.mark.parametrize("name", VERSIONED)
+def test_each_pyodide_release_starts_and_runs_cases(name, versioned):
+    impl = impls.registry()[name]
+    adapter = ready_adapter(versioned, name)
+    ready = adapter.ready
+    assert ready["python"] == impl.python
+    assert ready["profile"] == impl.profile
+    assert ready["loop"] == "virtual" and ready["tasks"] == "c"
+    assert ready["eager"] is name.endswith("-eager")
+    assert set(ready["features"]) == set(impl.features)
+    lazy = profiles.for_version(impl.python)
+    eager = profiles.for_version(impl.python, eager=True)
+    if not name.endswith("-eager"):
+        assert ask(adapter, FIRST_EXAMPLE, profile=lazy)["trace"] == [
+            "await", "create_task"]
+    if eager:
+        assert ask(adapter, FIRST_EXAMPLE, profile=eager)["trace"] == [
+            "create_task", "await"]
+    else:
+        assert "eager tasks need Python 3.12" in ask(
+            adapter, FIRST_EXAMPLE, profile="eager")["error"]
+    # wait_for: a task on 3.11, inline from 3.12
+    trace = ask(adapter, WAIT_FOR, profile=impl.profile)["trace"]
+    if impl.python.startswith("3.11"):
+        assert trace == ["tick 0", "tick 1", "work", "tick 2", "got 5"]
+    elif not name.endswith("-eager"):
+        assert trace == ["tick 0", "work", "got 5", "tick 1", "tick 2"]
+
+
+@needs_node
+@pytest.mark.parametrize("name", ["cpython-3.11.3", "cpython-3.15"])
+def test_virtual_clock_on_the_oldest_and_newest_release(name, versioned):
+    adapter = ready_adapter(versioned, name)
+    program = ('async def main():\n'
+               '    call_later(20, log, "b")\n'
+               '    call_later(10, log, "a")\n'
+               '    await sleep(3600)\n'
+               '    log("c")\n')
+    started = time.monotonic()
+    assert ask(adapter, program)["trace"] == ["a", "b", "c"]
+    assert time.monotonic() - started < 10
+    reply = ask(adapter, 'async def main():\n    log("x")\n    await Future()\n')
+    assert "wait forever" in reply["error"]
+    assert ask(adapter, BOOM)["trace"] == ["before", "uncaught Error: boom"]
+
+
+@needs_node
+def test_pyodide_adapter_refuses_another_python():
+    argv = impls._pyodide("pyodide-3.12")
+    argv[argv.index("--python") + 1] = "3.12.8"
+    out = subprocess.run(argv, input="", capture_output=True, text=True, timeout=120)
+    assert out.returncode == 3 and out.stdout == ""
+    assert "pyodide-3.12 (pyodide 0.27.7) runs CPython 3.12.7, not 3.12.8" in out.stderr
+
+
+@needs_node
+def test_pyodide_adapter_refuses_eager_before_312_and_bad_options():
+    out = subprocess.run(impls._pyodide("pyodide-3.11", "--eager"), input="",
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "CPython 3.11.3 has no eager_task_factory" in out.stderr
+    for extra in (["--package"], ["--frobnicate"], ["--eager=yes"]):
+        argv = [impls.node(), os.path.join(HARNESS, "adapters", "pyodide_adapter.mjs")] + extra
+        out = subprocess.run(argv, input="", capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and out.stdout == "", extra
+
+
 # -- Pyodide's WebLoop --------------------------------------------------------------
 
 @needs_node
@@ -343,7 +461,8 @@ def teardown_case():
     steps once in each until the loop closes."""
     path = os.path.join(os.path.dirname(HARNESS), "cases", "teardown",
                         "task-started-during-the-teardown-runs-until-the-loop-closes.case")
-    case = casefile.parse_case(path)
+    case = cases.parse(path)
+    assert not case.rejected, case.error
     return case.program, case.program_line, list(case.expected("asyncio"))
 
 
@@ -364,6 +483,7 @@ def test_clock_takes_the_teardown_iterations_of_asyncio_run(fixture, request):
 def test_micropython_features_and_traces(micropython):
     ready = micropython.ready
     assert ready["impl"] == "micropython" and ready["version"].startswith("1.27")
+    assert ready["profile"] == impls.registry()["micropython"].profile == "asyncio-3.14"
     assert set(ready["features"]) == set(impls.registry()["micropython"].features)
     assert ask(micropython, FIRST_EXAMPLE)["trace"] == ["await", "create_task"]
     assert ask(micropython, BOOM)["trace"] == ["before", "uncaught Error: boom"]
@@ -390,7 +510,7 @@ def test_micropython_main_is_a_real_task(micropython):
 
 
 def test_registry_features_match_ready_lines():
-    for name in ("cpython-3.11", "pypy-3.9"):
+    for name in ("cpython-3.11", "pypy-3.9", "cpython-3.11.7"):
         impl = impls.registry()[name]
         if impl.unavailable():
             continue

@@ -15,7 +15,7 @@ import pytest
 from testlib import HARNESS, load_script, PYTHON, needs_model, write  # noqa: E402
 
 from casekit import bench as benchlib  # noqa: E402
-from casekit import features, impls  # noqa: E402
+from casekit import features, impls, profiles  # noqa: E402
 
 FAKE = os.path.join(HARNESS, "tests", "fakes", "fake_adapter.py")
 
@@ -40,7 +40,7 @@ def fake(monkeypatch):
     def add(name, *options, feats=features.ALL, real_time=True):
         argv = [PYTHON, FAKE] + list(options)
         table[name] = impls.Impl(name, "asyncio", argv, "a fake", feats,
-                                 runs=impls.PROFILES, real_time=real_time)
+                                 runs=profiles.NAMES, real_time=real_time)
         return table[name]
 
     add("fake")

@@ -15,7 +15,7 @@ import pytest
 
 from testlib import HARNESS, load_script, PYTHON, needs_model  # noqa: E402
 
-from casekit import features, fuzz, impls  # noqa: E402
+from casekit import features, fuzz, impls, profiles  # noqa: E402
 
 SWAP = os.path.join(HARNESS, "tests", "fakes", "swap_adapter.py")
 
@@ -33,7 +33,7 @@ def swap(monkeypatch):
     real = impls.registry()
     table = {"model": real["model"],
              "swap": impls.Impl("swap", "asyncio", [PYTHON, SWAP], "a fake with one bug",
-                                features.ALL, runs=impls.PROFILES)}
+                                features.ALL, runs=profiles.NAMES)}
     monkeypatch.setattr(impls, "registry", lambda: dict(table))
     return table
 

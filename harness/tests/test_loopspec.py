@@ -14,7 +14,7 @@ import pytest
 
 from testlib import HARNESS, load_script, PYTHON, needs_model, write  # noqa: E402
 
-from casekit import diff, expectations, features, impls  # noqa: E402
+from casekit import diff, expectations, features, impls, profiles  # noqa: E402
 
 FAKE = os.path.join(HARNESS, "tests", "fakes", "fake_adapter.py")
 
@@ -47,7 +47,7 @@ def fake(monkeypatch, tmp_path):
     def add(name, *options, profile="asyncio", feats=features.ALL):
         argv = [PYTHON, FAKE, "--log", str(requests_log), "--profile", profile]
         table[name] = impls.Impl(name, profile, argv + list(options), "a fake",
-                                 feats, runs=impls.PROFILES)
+                                 feats, runs=profiles.NAMES)
         return table[name]
 
     add("fake")
@@ -271,7 +271,7 @@ def test_diff_shows_both_traces_and_the_distance(tmp_path, fake, capsys):
     path = write(tmp_path, "d/reversed", case_text(["a", "b", "c"]))
     status, out, _ = run(capsys, "diff", "--impl", "fake", path)
     assert status == 1
-    assert "== d/reversed on fake [asyncio]: FAIL" in out
+    assert "== d/reversed on fake [asyncio-3.14]: FAIL" in out
     assert "expected 'a', got 'c'" in out
     assert "Kendall tau 3 (3 of 3 pairs" in out
     rows = [l for l in out.splitlines() if "|" in l]
@@ -308,7 +308,14 @@ def test_kendall_tau():
     ["run", "/nonexistent.case"],
     ["diff", "some/case"],
     ["diff", "--impl", "fake", "no/such-case"],
-    ["diff", "--impl", "fake,model", "x"],
+    ["diff", "--impl", "fake,model,fake", "x"],
+    ["diff", "--impl", "all", "x"],
+    ["diff", "--impl", "fake:bogus", "x"],
+    ["diff", "--impl", "fake:", "x"],
+    ["diff", "--impl", "fake", "--profile", "asyncio,eager,asyncio-3.11", "x"],
+    ["diff", "--impl", "fake:eager", "--profile", "asyncio,asyncio-3.11", "x"],
+    ["diff", "--impl", "fake,fake", "x"],
+    ["diff", "--impl", "fake", "--profile", "asyncio,asyncio-3.14", "x"],
     ["merge"],
     ["merge", "/nonexistent.json"],
 ])
@@ -330,15 +337,71 @@ def test_help_and_list(capsys):
     assert status == 0 and "loopspec run" in out and "Kendall tau" in out
     status, out, _ = run(capsys, "list")
     assert status == 0
-    for name in ("model", "cpython-3.11", "cpython-3.11-pure", "uvloop", "pypy-3.9",
-                 "cpython-3.14", "cpython-3.14-eager", "pyodide-webloop", "micropython"):
+    for name in impls.registry():
         assert "\n" + name + " " in out
+    for name in profiles.NAMES:
+        assert "\n  " + name + " " in out
+    assert "asyncio-3.14    3.14.2  (also: asyncio)" in out
 
 
-def test_all_is_the_nine_implementations():
+def test_all_is_every_conformance_implementation():
     assert impls.conformance_ids() == [
         "model", "cpython-3.11", "cpython-3.11-pure", "uvloop", "pypy-3.9",
-        "cpython-3.14", "cpython-3.14-eager", "pyodide-webloop", "micropython"]
+        "cpython-3.11.3", "cpython-3.11.7", "cpython-3.11.7-pure",
+        "cpython-3.12", "cpython-3.12-eager", "cpython-3.13", "cpython-3.13-eager",
+        "cpython-3.14", "cpython-3.14-eager", "cpython-3.15", "cpython-3.15-eager",
+        "pyodide-webloop", "micropython"]
+    assert "cpython-3.11-virtual" in impls.registry()
+
+
+# -- diff of two sides ---------------------------------------------------------------
+
+def test_diff_of_two_implementations_shows_both_traces(tmp_path, fake, capsys):
+    fake("swapped", "--swap-first")
+    path = write(tmp_path, "d/three", case_text(["a", "b", "c"]))
+    status, out, _ = run(capsys, "diff", "--impl", "fake,swapped", path)
+    assert status == 1, out
+    assert "== d/three: fake [asyncio-3.14] vs swapped [asyncio-3.14]" in out
+    assert "fake [asyncio-3.14]: PASS against expect" in out
+    assert "swapped [asyncio-3.14]: FAIL against expect: line 1: expected 'a', got 'b'" in out
+    assert "both are checked against the same block, expect" in out
+    assert ("first divergence: line 1: fake [asyncio-3.14] has 'a', "
+            "swapped [asyncio-3.14] has 'b'") in out
+    assert "Kendall tau 1 (1 of 3 pairs" in out
+    rows = [l for l in out.splitlines() if " | " in l]
+    assert rows[0].split() == ["fake", "[asyncio-3.14]", "|", "swapped", "[asyncio-3.14]"]
+    assert rows[1].startswith("  *  1") and rows[3].startswith("     3")
+    # the same implementation under two profiles: the same trace, exit 0
+    status, out, _ = run(capsys, "diff", "--impl", "fake", "--profile",
+                         "asyncio-3.12,asyncio-3.13", path)
+    assert status == 0, out
+    assert "fake [asyncio-3.12] vs fake [asyncio-3.13]" in out
+    assert "first divergence: none, the traces are the same" in out
+    status, out, _ = run(capsys, "diff", "--impl", "fake:asyncio-3.12,swapped:eager", path)
+    assert "fake [asyncio-3.12] vs swapped [eager-3.14]" in out
+
+
+def test_diff_of_two_profiles_on_the_model():
+    sides = loopspec.diff_sides("model", "asyncio-3.11,asyncio-3.12")
+    assert sides == [("model", "asyncio-3.11"), ("model", "asyncio-3.12")]
+    assert loopspec.diff_sides("model:asyncio-3.11,model:asyncio-3.12", None) == sides
+    assert loopspec.diff_sides("a,b", "eager") == [("a", "eager-3.14"), ("b", "eager-3.14")]
+    assert loopspec.diff_sides("a,b:asyncio", "eager") == [("a", "eager-3.14"),
+                                                            ("b", "asyncio-3.14")]
+    assert loopspec.diff_sides("a,b", "asyncio-3.12,asyncio-3.13") == [
+        ("a", "asyncio-3.12"), ("b", "asyncio-3.13")]
+    assert loopspec.diff_sides("a", None) == [("a", None)]
+
+
+def test_diff_of_two_profiles_on_the_real_model(capsys):
+    case = os.path.join(os.path.dirname(HARNESS), "cases", "await",
+                        "inline-before-task.case")
+    status, out, _ = run(capsys, "diff", "--impl", "model:asyncio-3.12,model:eager-3.12", case)
+    assert status == 1, out
+    assert "model [asyncio-3.12]: PASS against expect" in out
+    assert "model [eager-3.12]: PASS against expect[eager]" in out
+    assert "the expect blocks differ: expect for the left, expect[eager] for the right" in out
+    assert "first divergence: line 1: model [asyncio-3.12] has 'await'" in out
 
 
 # -- pieces -------------------------------------------------------------------------
@@ -385,8 +448,29 @@ def test_model_adapter_runs_cases_and_reports_exit_3(tmp_path, capsys):
     assert by_case["m/forever"]["status"] == "ERROR"
     assert "forever" in by_case["m/forever"]["error"] or "wait" in by_case["m/forever"]["error"]
     status, out, _ = run(capsys, "run", "--impl", "model", "--profile", "eager",
-                         "--expectations", "none", str(tmp_path / "cases" / "m" / "first.case"))
+                         "--expectations", "none", "--json", str(tmp_path / "e.json"),
+                         str(tmp_path / "cases" / "m" / "first.case"))
     assert status == 1 and "first divergence: line 1: expected 'await', got 'task'" in out
+    _, by_case = results_of(tmp_path / "e.json")
+    assert by_case["m/first"]["profile"] == "eager-3.14"  # the alias, normalized
+    for profile in ("asyncio-3.11", "asyncio-3.12", "eager-3.13", "asyncio-3.15"):
+        status, out, _ = run(capsys, "run", "--impl", "model", "--profile", profile,
+                             "--expectations", "none", "--json", str(tmp_path / "p.json"),
+                             str(tmp_path / "cases" / "m" / "first.case"))
+        _, by_case = results_of(tmp_path / "p.json")
+        assert by_case["m/first"]["profile"] == profile
+        assert by_case["m/first"]["status"] == ("FAIL" if profile.startswith("eager")
+                                                else "PASS"), out
+
+
+def test_run_refuses_a_profile_an_implementation_cannot_run(tmp_path, capsys):
+    write(tmp_path, "m/x", case_text(["a"]))
+    status, _, err = run(capsys, "run", "--impl", "cpython-3.11", "--profile", "eager",
+                         str(tmp_path / "cases"))
+    assert status == 2 and "cpython-3.11 cannot run profile eager-3.14" in err
+    status, _, err = run(capsys, "run", "--impl", "model", "--profile", "asyncio-3.10",
+                         str(tmp_path / "cases"))
+    assert status == 2 and "unknown profile 'asyncio-3.10'" in err
 
 
 def test_missing_implementation_is_skipped_by_all_and_refused_by_name(tmp_path, fake, capsys):
@@ -404,3 +488,15 @@ def test_missing_implementation_is_skipped_by_all_and_refused_by_name(tmp_path, 
     assert status == 2 and "install the nowhere package" in err
     status, out, _ = run(capsys, "list")
     assert status == 0 and "missing: /opt/nowhere is missing" in out
+
+
+def test_all_leaves_out_a_missing_pyenv_python(monkeypatch):
+    monkeypatch.setenv("LOOPSPEC_PYTHON_3_11_7", "/nonexistent/python3")
+    chosen, notes = loopspec.select_impls(["all"])
+    names = [impl.name for impl in chosen]
+    assert "cpython-3.11.7" not in names and "cpython-3.11.7-pure" not in names
+    assert any(n.startswith("skipping cpython-3.11.7, not available here: "
+                            "/nonexistent/python3 is missing") for n in notes)
+    assert "cpython-3.12-eager" in names or not impls.node_modules_present()
+    with pytest.raises(loopspec.UsageError):
+        loopspec.select_impls(["cpython-3.11.7"])

@@ -244,9 +244,9 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
             if (i) ls_buf_putc(&b, ' ');
             ls_str_of(&b, args[i], false);
         }
-        ls_vm_log(vm, b.p ? b.p : "", b.len);
+        int rc = ls_vm_log(vm, b.p ? b.p : "", b.len);
         ls_buf_free(&b);
-        return 0;
+        return rc;
     }
     case LS_B_CREATE_TASK: {
         ls_task_opts o = {NULL, -1, ls_unbound()};

@@ -829,7 +829,7 @@ int ls_run_main(ls_vm *vm) {
      * that finishes in its first step. */
     if (rc == 0) rc = run_noop(vm, "asyncio.run: shutdown_asyncgens()");
     if (rc == 0) rc = run_noop(vm, "asyncio.run: shutdown_default_executor()");
-    if (rc == 0 && uncaught.len) ls_vm_log(vm, uncaught.p, uncaught.len);
+    if (rc == 0 && uncaught.len && ls_vm_log(vm, uncaught.p, uncaught.len) < 0) rc = -1;
     ls_buf_free(&uncaught);
     return rc;
 }

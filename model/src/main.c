@@ -4,6 +4,7 @@
 #include "case.h"
 #include "compile.h"
 #include "explain.h"
+#include "json.h"
 #include "loop.h"
 #include "vm.h"
 
@@ -41,6 +42,7 @@ static const char *usage_main =
     "  bench [--repeat K] [--json] CASE...\n"
     "                                time benchmark cases (header 'bench: N')\n"
     "  profiles [--json]             the profiles and the version changes\n"
+    "  serve                         answer run and ast requests, JSON lines\n"
     "\n"
     "profiles: one per CPython release followed, asyncio-3.11 (3.11.2),\n"
     "asyncio-3.11.3, asyncio-3.11.7, asyncio-3.12, asyncio-3.13, asyncio-3.14,\n"
@@ -53,7 +55,8 @@ static const char *usage_main =
 
 static const char *usage_run =
     "usage: loopspec-model run [--profile P] [--explain[=json]] [--max-steps N]\n"
-    "                          [--max-memory MIB] [--changes] CASE\n"
+    "                          [--max-memory MIB] [--max-trace-lines N]\n"
+    "                          [--max-trace-bytes N] [--changes] CASE\n"
     "\n"
     "Runs CASE as asyncio.run(main()) under profile P (see 'profiles';\n"
     "default asyncio, CPython 3.14) and prints its trace: one line per log(),\n"
@@ -63,7 +66,10 @@ static const char *usage_run =
     "it scheduled for when, and each log line in place; --explain=json gives\n"
     "the same as one JSON object per event. --max-steps bounds the\n"
     "instructions run (default 4e9); --max-memory the MiB that may stay live\n"
-    "(default 1024: a million pending tasks take about 600). --changes\n"
+    "(default 1024: a million pending tasks take about 600); the trace may\n"
+    "hold --max-trace-lines lines (default 100000) of --max-trace-bytes bytes\n"
+    "in all (default 8388608), as the harness allows every implementation.\n"
+    "--changes\n"
     "prints on stderr, after the run, each version switch the run depended\n"
     "on ('change: NAME SINCE has it|not yet: the CPython change'), so a\n"
     "difference between two profiles can be traced to its cause. Exit 0 when\n"
@@ -121,8 +127,9 @@ static void result_free(run_result *r) {
 static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool echo, int explain,
                       ls_buf *explained, run_result *r);
 
-/* `run --max-memory`: the memory budget of the runs of this process. */
-static size_t max_memory;
+/* `run --max-memory`, `--max-trace-lines`, `--max-trace-bytes`: the budgets
+ * of the runs of this process (0: the defaults). */
+static size_t max_memory, max_trace_lines, max_trace_bytes;
 
 /* The memory budget counts what the collector sees; one allocation too
  * big for the machine (a list doubled forty times) would still reach the
@@ -164,6 +171,8 @@ static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool ec
     vm.explain = explain;
     if (max_steps) vm.max_steps = max_steps;
     if (max_memory) vm.max_bytes = max_memory;
+    if (max_trace_lines) vm.max_trace_lines = max_trace_lines;
+    if (max_trace_bytes) vm.max_trace_bytes = max_trace_bytes;
     limit_data(c->path, vm.max_bytes);
     if (rc == 0) rc = ls_run_main(&vm);
     if (rc < 0) {
@@ -196,6 +205,31 @@ static bool wants_help(int argc, char **argv) {
     return false;
 }
 
+/* The budget options of run and serve: --max-steps N, --max-memory MIB,
+ * --max-trace-lines N, --max-trace-bytes N. 1 when argv[*i] was one (and
+ * its value consumed), 0 when it is another option, -1 on a bad value. */
+static int budget_option(int argc, char **argv, int *i, uint64_t *steps) {
+    const char *opt = argv[*i];
+    bool is_steps = strcmp(opt, "--max-steps") == 0, is_mem = strcmp(opt, "--max-memory") == 0;
+    bool is_lines = strcmp(opt, "--max-trace-lines") == 0, is_bytes = strcmp(opt, "--max-trace-bytes") == 0;
+    if (!(is_steps || is_mem || is_lines || is_bytes)) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "loopspec-model: %s takes a value\n", opt);
+        return -1;
+    }
+    char *end;
+    unsigned long long v = strtoull(argv[++*i], &end, 10);
+    if (*end || !v || (is_mem && v > ((size_t)-1 >> 22))) {
+        fprintf(stderr, "loopspec-model: %s takes a positive number%s\n", opt, is_mem ? " of MiB" : "");
+        return -1;
+    }
+    if (is_steps) *steps = v;
+    else if (is_mem) max_memory = (size_t)v << 20;
+    else if (is_lines) max_trace_lines = (size_t)v;
+    else max_trace_bytes = (size_t)v;
+    return 1;
+}
+
 static int cmd_run(int argc, char **argv) {
     if (wants_help(argc, argv)) {
         fputs(usage_run, stdout);
@@ -204,6 +238,7 @@ static int cmd_run(int argc, char **argv) {
     int profile = LS_PROF_ASYNCIO, explain = LS_EXPLAIN_OFF;
     uint64_t steps = 0;
     bool changes = false;
+    int b;
     const char *path = NULL;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--changes") == 0) {
@@ -216,21 +251,8 @@ static int cmd_run(int argc, char **argv) {
             if ((profile = parse_profile(argv[++i])) < 0) return EXIT_MALFORMED;
         } else if (strncmp(argv[i], "--profile=", 10) == 0) {
             if ((profile = parse_profile(argv[i] + 10)) < 0) return EXIT_MALFORMED;
-        } else if (strcmp(argv[i], "--max-steps") == 0 && i + 1 < argc) {
-            char *end;
-            steps = strtoull(argv[++i], &end, 10);
-            if (*end || !steps) {
-                fprintf(stderr, "loopspec-model: --max-steps takes a positive number\n");
-                return EXIT_MALFORMED;
-            }
-        } else if (strcmp(argv[i], "--max-memory") == 0 && i + 1 < argc) {
-            char *end;
-            unsigned long long mib = strtoull(argv[++i], &end, 10);
-            if (*end || !mib || mib > ((size_t)-1 >> 22)) {
-                fprintf(stderr, "loopspec-model: --max-memory takes a positive number of MiB\n");
-                return EXIT_MALFORMED;
-            }
-            max_memory = (size_t)mib << 20;
+        } else if ((b = budget_option(argc, argv, &i, &steps)) != 0) {
+            if (b < 0) return EXIT_MALFORMED;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "loopspec-model run: unknown option '%s'\n%s", argv[i], usage_run);
             return EXIT_MALFORMED;
@@ -597,6 +619,200 @@ static int cmd_ast(int argc, char **argv, bool dis) {
     return rc;
 }
 
+static const char *usage_serve =
+    "usage: loopspec-model serve [--max-steps N] [--max-memory MIB]\n"
+    "                            [--max-trace-lines N] [--max-trace-bytes N]\n"
+    "\n"
+    "Answers requests for many cases in one process: one JSON object a line\n"
+    "on stdin, one reply a line on stdout, in order (the adapter protocol of\n"
+    "harness/ADAPTERS.md), after a ready line. A request names the case by\n"
+    "\"path\" (a case file) or by \"program\" and \"line\" (the program text and\n"
+    "the file line it starts on), and a \"profile\"; the reply is {\"id\",\n"
+    "\"case\", \"trace\"} as `run` prints it, or {\"id\", \"case\", \"error\"} with\n"
+    "the message `run` would print (a malformed case, a run that cannot\n"
+    "finish, a budget) and \"exit\", the status `run` would exit with. With \"ast\": true the reply is {\"id\", \"case\", \"ast\"}\n"
+    "holding what `ast` prints: the gate, without a process per case; with\n"
+    "\"explain\": true the reply adds \"explain\", the events of\n"
+    "`run --explain=json` as an array; \"max_steps\" sets the step budget. Each\n"
+    "request starts from nothing, a program and runtime of its own, under\n"
+    "the budgets of `run`. Exit 0 at end of input.\n";
+
+static void reply_start(ls_buf *b, const ls_json_object *req) {
+    const ls_json_member *id = ls_json_get(req, "id");
+    ls_buf_puts(b, "{\"id\":");
+    if (id) ls_buf_putn(b, id->raw, id->rawlen);
+    else ls_buf_puts(b, "null");
+    const char *cs = ls_json_str(req, "case");
+    ls_buf_puts(b, ",\"case\":");
+    if (cs) ls_buf_json(b, cs, strlen(cs));
+    else ls_buf_puts(b, "null");
+}
+
+static void reply_error(ls_buf *b, const char *msg) {
+    ls_buf_puts(b, ",\"error\":");
+    ls_buf_json(b, msg, strlen(msg));
+}
+
+/* A request's case: its file, or its program text placed at its line of a
+ * case file (so messages name the request's lines). 0, or -1 with e. */
+static int request_case(const ls_json_object *req, ls_case *c, ls_error *e) {
+    const char *path = ls_json_str(req, "path");
+    if (path && *path) return ls_case_load(c, path, e);
+    const char *program = ls_json_str(req, "program");
+    if (!program) {
+        memset(c, 0, sizeof *c);
+        snprintf(e->msg, sizeof e->msg, "request has neither 'path' nor 'program'");
+        e->set = true;
+        return -1;
+    }
+    long long line = 5;
+    ls_json_int(req, "line", &line);
+    if (line < 5) line = 5;   /* below the synthetic header's four lines */
+    if (line > 1000000) line = 1000000;
+    const char *cs = ls_json_str(req, "case");
+    ls_buf text = {0};
+    ls_buf_puts(&text, "---\ntitle: request\nsource: request\n---\n");
+    for (long long i = 5; i < line; i++) ls_buf_putc(&text, '\n');
+    ls_buf_puts(&text, program);
+    ls_buf_puts(&text, "\nexpect:\n");
+    char name[300];
+    snprintf(name, sizeof name, "%s.case", cs && *cs ? cs : "request");
+    int rc = ls_case_parse(c, ls_xstrndup(name, strlen(name)), text.p, text.len, e);
+    ls_buf_free(&text);
+    return rc;
+}
+
+static void serve_one(ls_buf *b, const char *line, size_t n, uint64_t steps) {
+    ls_json_object req;
+    char err[256];
+    if (ls_json_parse(line, n, &req, err, sizeof err) < 0) {
+        ls_buf_puts(b, "{\"id\":null,\"error\":");
+        char msg[300];
+        snprintf(msg, sizeof msg, "bad request: %s", err);
+        ls_buf_json(b, msg, strlen(msg));
+        ls_buf_puts(b, "}\n");
+        ls_json_free(&req);
+        return;
+    }
+    reply_start(b, &req);
+    int profile = LS_PROF_ASYNCIO;
+    const char *pname = ls_json_str(&req, "profile");
+    ls_case c;
+    ls_error e = {0};
+    bool synthetic = !ls_json_str(&req, "path");
+    if (pname && (profile = ls_profile_parse(pname, strlen(pname))) < 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "unknown profile '%.60s' (%s)", pname, ls_profile_list());
+        reply_error(b, msg);
+    } else if (ls_json_true(&req, "bench")) {
+        reply_error(b, "bench requests: the model adapter times them with `loopspec-model bench`, "
+                       "one process per case");
+    } else if (request_case(&req, &c, &e) < 0) {
+        reply_error(b, e.msg);
+        if (synthetic) free((char *)c.path);
+        ls_case_free(&c);
+    } else if (ls_json_true(&req, "ast")) {
+        ls_program *prog = ls_compile(&c, &e);
+        if (!prog) {
+            reply_error(b, e.msg);
+        } else {
+            ls_program_free(prog);
+            ls_buf_puts(b, ",\"ast\":");
+            ls_case_json(b, &c);
+        }
+        const char *p = c.path;
+        ls_case_free(&c);
+        if (synthetic) free((char *)p);
+    } else {
+        run_result r;
+        long long max = 0;
+        if (ls_json_int(&req, "max_steps", &max) && max > 0) steps = (uint64_t)max;
+        bool explain = ls_json_true(&req, "explain");
+        ls_buf ex = {0};
+        int st = run_case_x(&c, profile, steps, false, explain ? LS_EXPLAIN_JSON : LS_EXPLAIN_OFF,
+                            explain ? &ex : NULL, &r);
+        if (explain) {
+            /* `run --explain=json`'s events, one object each, as an array;
+             * sent with an error reply too (a run that hangs says where). */
+            ls_buf_puts(b, ",\"explain\":[");
+            for (size_t i = 0; i < ex.len; i++) {
+                if (ex.p[i] != '\n') ls_buf_putc(b, ex.p[i]);
+                else if (i + 1 < ex.len) ls_buf_putc(b, ',');
+            }
+            ls_buf_putc(b, ']');
+            ls_buf_free(&ex);
+        }
+        if (st == 0) {
+            ls_buf_puts(b, ",\"trace\":[");
+            for (int i = 0; i < r.n; i++) {
+                if (i) ls_buf_putc(b, ',');
+                ls_buf_json(b, r.trace[i], strlen(r.trace[i]));
+            }
+            ls_buf_putc(b, ']');
+        } else {
+            /* What `run` prints on stderr, and the trace up to the stop. */
+            ls_buf msg = {0};
+            ls_buf_puts(&msg, r.err);
+            if (r.n && st == EXIT_RUNTIME) {
+                ls_buf_printf(&msg, "; trace before: %d line%s, the last: ", r.n, r.n == 1 ? "" : "s");
+                ls_buf_puts(&msg, r.trace[r.n - 1]);
+            }
+            reply_error(b, ls_buf_cstr(&msg));
+            ls_buf_printf(b, ",\"exit\":%d", st);   /* run's status: 2 malformed, 3 cannot finish */
+            ls_buf_free(&msg);
+        }
+        result_free(&r);
+        const char *p = c.path;
+        ls_case_free(&c);
+        if (synthetic) free((char *)p);
+    }
+    ls_buf_puts(b, "}\n");
+    ls_json_free(&req);
+}
+
+static int cmd_serve(int argc, char **argv) {
+    uint64_t steps = 0;
+    for (int i = 0; i < argc; i++) {
+        int b;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_serve, stdout);
+            return 0;
+        } else if ((b = budget_option(argc, argv, &i, &steps)) != 0) {
+            if (b < 0) return EXIT_MALFORMED;
+        } else {
+            fprintf(stderr, "loopspec-model serve: unknown argument '%s'\n%s", argv[i], usage_serve);
+            return EXIT_MALFORMED;
+        }
+    }
+    ls_buf b = {0};
+    ls_buf_puts(&b, "{\"ready\":true,\"impl\":\"loopspec-model\",\"version\":\"model\",\"python\":null,"
+                    "\"eager\":false,\"profile\":\"");
+    ls_buf_puts(&b, ls_profile_name(LS_PROF_ASYNCIO));
+    ls_buf_puts(&b, "\",\"profiles\":[");
+    for (int p = 0; p < LS_PROF__COUNT; p++) ls_buf_printf(&b, "%s\"%s\"", p ? "," : "", ls_profile_name(p));
+    /* The gate refuses what the model does not run before a case gets
+     * here, so it claims every feature. */
+    ls_buf_puts(&b, "],\"loop\":\"model\",\"tasks\":\"model\",\"features\":[\"*\"]}\n");
+    fwrite(b.p, 1, b.len, stdout);
+    fflush(stdout);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        size_t k = 0;
+        while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t')) k++;
+        if (k == (size_t)n) continue;
+        b.len = 0;
+        serve_one(&b, line, (size_t)n, steps);
+        fwrite(b.p, 1, b.len, stdout);
+        fflush(stdout);
+    }
+    free(line);
+    ls_buf_free(&b);
+    return 0;
+}
+
 static const char *usage_profiles =
     "usage: loopspec-model profiles [--json]\n"
     "\n"
@@ -668,6 +884,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "dis") == 0) return cmd_ast(argc - 2, argv + 2, true);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "profiles") == 0) return cmd_profiles(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 2, argv + 2);
     fprintf(stderr, "loopspec-model: unknown command '%s'\n\n%s", cmd, usage_main);
     return EXIT_MALFORMED;
 }

@@ -21,6 +21,10 @@
 #define LS_DEFAULT_STEPS 4000000000ull
 /* Live bytes a run may keep: a million pending tasks take about 600 MiB. */
 #define LS_DEFAULT_MEMORY ((size_t)1 << 30)
+/* The trace limit, the same as the harness's for every implementation: a
+ * case that logs more is a flood, not a scheduling scenario. */
+#define LS_DEFAULT_TRACE_LINES 100000
+#define LS_DEFAULT_TRACE_BYTES ((size_t)8 << 20)
 
 int ls_vm_raise(ls_vm *vm, ls_exc_type type, const char *fmt, ...) {
     char msg[512];
@@ -32,7 +36,21 @@ int ls_vm_raise(ls_vm *vm, ls_exc_type type, const char *fmt, ...) {
     return -1;
 }
 
-void ls_vm_log(ls_vm *vm, const char *line, size_t n) {
+int ls_vm_log(ls_vm *vm, const char *line, size_t n) {
+    if ((size_t)vm->ntrace >= vm->max_trace_lines || vm->trace_bytes + n + 1 > vm->max_trace_bytes) {
+        const ls_frame *f = vm->cur_frame;
+        int at = f && f->proto->ncode ? f->proto->lines[f->pc ? f->pc - 1 : 0] : 1;
+        if ((size_t)vm->ntrace >= vm->max_trace_lines)
+            ls_error_at(&vm->err, vm->prog->path, at, 1,
+                        "trace limit of %zu lines exceeded (loopspec-model run --max-trace-lines)",
+                        vm->max_trace_lines);
+        else
+            ls_error_at(&vm->err, vm->prog->path, at, 1,
+                        "trace limit of %zu bytes exceeded (loopspec-model run --max-trace-bytes)",
+                        vm->max_trace_bytes);
+        return -1;
+    }
+    vm->trace_bytes += n + 1;
     if (vm->ntrace == vm->captrace) {
         vm->captrace = vm->captrace ? vm->captrace * 2 : 64;
         vm->trace = ls_xrealloc(vm->trace, (size_t)vm->captrace * sizeof *vm->trace);
@@ -43,6 +61,7 @@ void ls_vm_log(ls_vm *vm, const char *line, size_t n) {
         fwrite(line, 1, n, stdout);
         fputc('\n', stdout);
     }
+    return 0;
 }
 
 ls_frame *ls_frame_new(ls_vm *vm, const ls_proto *p) {
@@ -1215,6 +1234,8 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
     vm->kwnames = ls_none();
     vm->max_steps = LS_DEFAULT_STEPS;
     vm->max_bytes = LS_DEFAULT_MEMORY;
+    vm->max_trace_lines = LS_DEFAULT_TRACE_LINES;
+    vm->max_trace_bytes = LS_DEFAULT_TRACE_BYTES;
     vm->threshold = 8u << 20;
     /* LOOPSPEC_GC_STRESS=1 collects at every safe point: a test of the
      * collector's roots, far too slow for anything else. */

@@ -103,6 +103,7 @@ struct ls_vm {
     /* limits and fatal errors */
     uint64_t steps, max_steps;
     size_t max_bytes;          /* memory budget: live bytes after a collection */
+    size_t max_trace_lines, max_trace_bytes, trace_bytes;
     ls_error err;
     uint64_t var_ids;
     ls_task *main_task;
@@ -141,7 +142,9 @@ int ls_vm_call(ls_vm *vm, ls_value fn, ls_value *args, int nargs, ls_value *out)
 /* Sets vm->exc to a new exception; returns -1. */
 int ls_vm_raise(ls_vm *vm, ls_exc_type type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void ls_vm_log(ls_vm *vm, const char *line, size_t n);
+/* Appends a trace line; -1 with vm->err set when the trace limit is
+ * exceeded (the run stops: no program may catch it). */
+int ls_vm_log(ls_vm *vm, const char *line, size_t n);
 /* Python's ordering of two values (numbers, strings, lists, tuples):
  * <0, 0 or >0 in *r; -1 and a TypeError naming sym if they do not order. */
 int ls_order(ls_vm *vm, const char *sym, ls_value a, ls_value b, int *r);

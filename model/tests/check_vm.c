@@ -71,6 +71,25 @@ START_TEST(step_budget) {
 }
 END_TEST
 
+START_TEST(trace_limit) {
+    /* A flood stops at the line or byte limit, also from a callback and
+     * across iterations; what fits runs to the end. */
+    char *got = tu_run("async def main():\n    for i in range(100001):\n        log(i)\n", LS_PROF_ASYNCIO);
+    ck_assert_ptr_nonnull(strstr(got, ":7:1: error: trace limit of 100000 lines exceeded"));
+    free(got);
+    got = tu_run("async def main():\n    while True:\n        call_soon(log, 'tick')\n        await sleep(0)\n",
+                 LS_PROF_ASYNCIO);
+    ck_assert_ptr_nonnull(strstr(got, "error: trace limit of 100000 lines exceeded"));
+    free(got);
+    got = tu_run("async def main():\n    s = 'x' * 1000000\n    for i in range(9):\n        log(s)\n", LS_PROF_ASYNCIO);
+    ck_assert_ptr_nonnull(strstr(got, ":8:1: error: trace limit of 8388608 bytes exceeded"));
+    free(got);
+    got = tu_run("async def main():\n    for i in range(100000):\n        log(i)\n", LS_PROF_ASYNCIO);
+    ck_assert_ptr_null(strstr(got, "ERROR"));
+    free(got);
+}
+END_TEST
+
 START_TEST(memory_budget) {
     /* A task tree without a base case, and a list doubled in a loop: both
      * stop at a safe point once what is live exceeds the budget. */
@@ -126,6 +145,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, many_tasks_collect);
     tcase_add_test(tc, memory_budget);
+    tcase_add_test(tc, trace_limit);
     suite_add_tcase(s, tc);
     return s;
 }

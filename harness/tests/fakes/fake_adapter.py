@@ -24,7 +24,8 @@ latency request gets, for each delay d, the lateness d*10+1 .. d*10+samples us.
 
 Options: --bad-ready (the ready line is garbage), --features A,B (the
 ready line's features; default '*'), --log FILE (append each case id
-received), --profile P.
+received), --profile P, --swap-first (the first two lines of every trace
+swapped: another implementation that orders differently).
 """
 
 import json
@@ -38,7 +39,7 @@ LOG_RE = re.compile(r'log\("([^"]*)"\)')
 
 
 def main(argv):
-    features, log_file, profile, bad_ready = ["*"], None, "asyncio", False
+    features, log_file, profile, bad_ready, swap = ["*"], None, "asyncio", False, False
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -50,6 +51,8 @@ def main(argv):
             log_file = args.pop(0)
         elif arg == "--profile":
             profile = args.pop(0)
+        elif arg == "--swap-first":
+            swap = True
     out = sys.stdout
     if bad_ready:
         out.write("this is not a ready line\n")
@@ -77,6 +80,8 @@ def main(argv):
                 f.write(case + "\n")
         mode = case.rsplit("/", 1)[-1].split("-")[-1]
         trace = LOG_RE.findall(request.get("program", ""))
+        if swap and len(trace) >= 2:
+            trace[0], trace[1] = trace[1], trace[0]
         reply = {"id": request["id"], "case": case, "trace": trace}
         if request.get("bench") is True and mode != "notime":
             reply["elapsed_ns"] = 1000000 * request["id"]

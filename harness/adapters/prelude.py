@@ -98,8 +98,6 @@ def features():
     if hasattr(asyncio, "eager_task_factory"):
         found.append("eager")
     found += ["call_soon", "call_later", "Future", "call_at", "time", "copy_context"]
-    if hasattr(asyncio, "timeout_at"):
-        found.append("timeout_at")
     if hasattr(asyncio.Queue, "shutdown"):
         found.append("Queue.shutdown")
     if sys.version_info >= (3, 14):

@@ -31,6 +31,8 @@ ASYNCIO_NAMES = (
     "Semaphore", "BoundedSemaphore", "Queue", "FIRST_COMPLETED",
     "FIRST_EXCEPTION", "ALL_COMPLETED", "CancelledError",
     "InvalidStateError", "QueueFull", "QueueEmpty", "current_task",
+    "all_tasks", "timeout_at", "as_completed", "Barrier", "BrokenBarrierError",
+    "LifoQueue", "PriorityQueue", "QueueShutDown",
 )
 
 # Builtins that are features of their own (harness/casekit/features.py),
@@ -38,11 +40,12 @@ ASYNCIO_NAMES = (
 FEATURE_NAMES = (
     "ensure_future", "gather", "wait", "wait_for", "shield", "Lock", "Event",
     "Condition", "Semaphore", "Queue", "InvalidStateError", "current_task",
+    "all_tasks", "as_completed", "Barrier", "LifoQueue", "PriorityQueue",
 )
 FEATURE_METHODS = (
     "result", "exception", "cancelled", "add_done_callback",
     "remove_done_callback", "set_result", "set_exception", "cancelling",
-    "uncancel", "get_name",
+    "uncancel", "get_name", "set_name",
 )
 
 
@@ -56,14 +59,24 @@ def suspend():
     yield
 
 
-def call_soon(fn, *args):
+def call_soon(fn, *args, context=None):
     """The running loop's call_soon; returns the handle."""
-    return asyncio.get_running_loop().call_soon(fn, *args)
+    return asyncio.get_running_loop().call_soon(fn, *args, context=context)
 
 
-def call_later(delay, fn, *args):
+def call_later(delay, fn, *args, context=None):
     """The running loop's call_later; returns the timer handle."""
-    return asyncio.get_running_loop().call_later(delay, fn, *args)
+    return asyncio.get_running_loop().call_later(delay, fn, *args, context=context)
+
+
+def call_at(when, fn, *args, context=None):
+    """The running loop's call_at; returns the timer handle."""
+    return asyncio.get_running_loop().call_at(when, fn, *args, context=context)
+
+
+def loop_time():
+    """The running loop's time(): the case language's `time()`."""
+    return asyncio.get_running_loop().time()
 
 
 def Future():
@@ -84,7 +97,11 @@ def features():
         found.append("timeout")
     if hasattr(asyncio, "eager_task_factory"):
         found.append("eager")
-    found += ["call_soon", "call_later", "Future"]
+    found += ["call_soon", "call_later", "Future", "call_at", "time", "copy_context"]
+    if hasattr(asyncio.Queue, "shutdown"):
+        found.append("Queue.shutdown")
+    if sys.version_info >= (3, 14):
+        found.append("eager_start")
     found += [name for name in FEATURE_NAMES if hasattr(asyncio, name)]
     found += ["." + name for name in FEATURE_METHODS
               if hasattr(asyncio.Task, name) or hasattr(asyncio.Future, name)]
@@ -112,8 +129,11 @@ def make_globals(trace):
         suspend=suspend,
         call_soon=call_soon,
         call_later=call_later,
+        call_at=call_at,
+        time=loop_time,
         Future=Future,
         ContextVar=contextvars.ContextVar,
+        copy_context=contextvars.copy_context,
         Error=Error,
         # asyncio's: the builtin from 3.11 on, a class of its own before.
         TimeoutError=asyncio.TimeoutError,

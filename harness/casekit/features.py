@@ -50,7 +50,23 @@ BUILTINS = {
     "InvalidStateError": "InvalidStateError",
     "current_task": "current_task",
     "ContextVar": "contextvars",
+    "copy_context": "copy_context",
+    "call_at": "call_at",
+    "time": "time",
+    "timeout_at": "timeout",
+    "all_tasks": "all_tasks",
+    "as_completed": "as_completed",
+    "Barrier": "Barrier",
+    "BrokenBarrierError": "Barrier",
+    "LifoQueue": "LifoQueue",
+    "PriorityQueue": "PriorityQueue",
+    "QueueShutDown": "Queue.shutdown",
 }
+
+# Methods and keyword arguments that are features of their own, named
+# after what has them (Queue.shutdown is 3.13's; eager_start 3.14's).
+METHOD_FEATURES = {"shutdown": "Queue.shutdown"}
+KEYWORD_FEATURES = {"eager_start": "eager_start"}
 
 # Future and task methods that are features (`done` and `cancel` are core).
 # `get`, `set`, `reset` also belong to ContextVar, Event and Queue: the
@@ -58,12 +74,24 @@ BUILTINS = {
 METHODS = (
     "result", "exception", "cancelled", "add_done_callback",
     "remove_done_callback", "set_result", "set_exception", "cancelling",
-    "uncancel", "get_name",
+    "uncancel", "get_name", "set_name",
 )
 
-# Every feature, in a stable order: what a complete CPython 3.12+ has.
-ALL = tuple(HEADER) + tuple(sorted(set(BUILTINS.values()) - set(HEADER))) + tuple(
-    "." + m for m in METHODS)
+# Every feature, in a stable order: what a complete CPython 3.14 has.
+ALL = tuple(HEADER) + tuple(sorted(
+    (set(BUILTINS.values()) | set(METHOD_FEATURES.values()) | set(KEYWORD_FEATURES.values()))
+    - set(HEADER))) + tuple("." + m for m in METHODS)
+
+
+# Features newer than CPython 3.11, with the first version that has them.
+SINCE = {"Queue.shutdown": (3, 13), "eager_start": (3, 14)}
+
+
+def for_python(version, *missing):
+    """ALL minus the features CPython `version` ("3.12.7") does not have
+    yet, minus `missing` (for registry entries)."""
+    have = tuple(int(x) for x in str(version).split(".")[:2])
+    return tuple(f for f in without(*missing) if SINCE.get(f, (0, 0)) <= have)
 
 
 def without(*missing):
@@ -107,10 +135,10 @@ def _target_names(node, out):
             _target_names(node.get("items"), out)
 
 
-def _used(node, names, methods):
+def _used(node, names, methods, keywords=None):
     if isinstance(node, list):
         for item in node:
-            _used(item, names, methods)
+            _used(item, names, methods, keywords)
         return
     if not isinstance(node, dict):
         return
@@ -119,18 +147,22 @@ def _used(node, names, methods):
         names.add(node.get("name"))
     elif kind == "attr":
         methods.add(node.get("name"))
+    elif kind == "kwarg" and keywords is not None:
+        keywords.add(node.get("name"))
     for value in node.values():
         if isinstance(value, (dict, list)):
-            _used(value, names, methods)
+            _used(value, names, methods, keywords)
 
 
 def used_by_program(ast):
     """The features the program (the model's AST) uses, sorted as in ALL."""
-    defined, names, methods = set(), set(), set()
+    defined, names, methods, keywords = set(), set(), set(), set()
     _defined_names(ast, defined)
-    _used(ast, names, methods)
+    _used(ast, names, methods, keywords)
     found = {BUILTINS[n] for n in names - defined if n in BUILTINS}
     found.update("." + m for m in methods if m in METHODS)
+    found.update(METHOD_FEATURES[m] for m in methods if m in METHOD_FEATURES)
+    found.update(KEYWORD_FEATURES[k] for k in keywords if k in KEYWORD_FEATURES)
     return order(found)
 
 

@@ -239,7 +239,7 @@ def _pyodide_impls(upto=None, after=None):
                 after and key < profiles.version_tuple(after)):
             continue
         lazy, eager = _claims(version), _claims(version, True)
-        has = feat.ALL if eager else feat.without("eager")
+        has = feat.for_python(version, *(() if eager else ("eager",)))
         npm = _node_package(package)
         out.append(Impl(
             name, lazy, _pyodide(package),
@@ -287,16 +287,18 @@ def registry():
              real_time=False),
         Impl("cpython-3.11", py311, _cpython(SYSTEM_PYTHON, python=system),
              "Debian CPython %s, C tasks, SelectorEventLoop" % system,
-             no_eager, needs=(python,), label="cp311", python=system),
+             feat.for_python(system, "eager"), needs=(python,), label="cp311", python=system),
         Impl("cpython-3.11-pure", py311, _cpython(SYSTEM_PYTHON, "--pure", python=system),
              "Debian CPython %s, pure-Python tasks and futures" % system,
-             no_eager, needs=(python,), label="cp311-py", python=system),
+             feat.for_python(system, "eager"), needs=(python,), label="cp311-py", python=system),
         Impl("uvloop", py311, _cpython(SYSTEM_PYTHON, "--uvloop", python=system),
              "uvloop 0.17 (Debian python3-uvloop) on Debian CPython %s" % system,
-             no_eager, needs=(python, uvloop), label="uvloop", python=system),
+             feat.for_python(system, "eager"), needs=(python, uvloop), label="uvloop",
+             python=system),
         Impl("pypy-3.9", py311, _cpython(SYSTEM_PYPY),
              "Debian PyPy 3.9 (7.3.11), pure-Python asyncio",
-             feat.without("eager", "taskgroup", "timeout", ".cancelling", ".uncancel"),
+             feat.for_python("3.9", "eager", "taskgroup", "timeout", ".cancelling", ".uncancel",
+                             "Barrier"),
              needs=(pypy,), label="pypy39"),
     ]
     impls += _pyodide_impls(upto=pyenv_version)
@@ -304,11 +306,13 @@ def registry():
         Impl("cpython-%s" % pyenv_version, _claims(pyenv_version),
              _cpython(pyenv_path, python=pyenv_version),
              "CPython %s (pyenv), C tasks, SelectorEventLoop" % pyenv_version,
-             no_eager, needs=pyenv_needs, label=pyenv_short, python=pyenv_version),
+             feat.for_python(pyenv_version, "eager"), needs=pyenv_needs, label=pyenv_short,
+             python=pyenv_version),
         Impl("cpython-%s-pure" % pyenv_version, _claims(pyenv_version),
              _cpython(pyenv_path, "--pure", python=pyenv_version),
              "CPython %s (pyenv), pure-Python tasks and futures" % pyenv_version,
-             no_eager, needs=pyenv_needs, label=pyenv_short + "-py", python=pyenv_version),
+             feat.for_python(pyenv_version, "eager"), needs=pyenv_needs,
+             label=pyenv_short + "-py", python=pyenv_version),
     ]
     impls += _pyodide_impls(after=pyenv_version)
     latest = _claims(PYODIDE_RUNTIMES[PYODIDE_PACKAGE])
@@ -327,7 +331,7 @@ def registry():
         Impl("cpython-3.11-virtual", py311,
              _cpython(SYSTEM_PYTHON, "--virtual", python=system),
              "Debian CPython %s on the Pyodide adapter's virtual-clock loop" % system,
-             no_eager, needs=(python,), label="cp311-virt",
+             feat.for_python(system, "eager"), needs=(python,), label="cp311-virt",
              conformance=False, real_time=False, python=system),
     ]
     return {impl.name: impl for impl in impls}

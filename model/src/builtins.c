@@ -3,6 +3,7 @@
 #include "builtins.h"
 
 #include "ctx.h"
+#include "profile.h"
 #include "explain.h"
 #include "loop.h"
 
@@ -66,7 +67,26 @@ int ls_method_lookup(const char *name) {
 }
 
 bool ls_method_is_property(int id) {
-    return id == LS_M_MAXSIZE || id == LS_M_EXCEPTIONS || id == LS_M_ARGS;
+    return id == LS_M_MAXSIZE || id == LS_M_EXCEPTIONS || id == LS_M_ARGS || id == LS_M_PARTIES ||
+           id == LS_M_N_WAITING || id == LS_M_BROKEN || id == LS_M_DUNDER_NAME;
+}
+
+int ls_new_in(ls_vm *vm, ls_exc_type type, ls_change c, const char *message) {
+    char rel[16];
+    int v = ls_change_since(c);
+    return ls_vm_raise(vm, type, "%s (new in Python %d.%d; the profile %s follows CPython %s)", message,
+                       v / 10000, v / 100 % 100, ls_profile_name(vm->profile),
+                       ls_profile_release(vm->profile, rel));
+}
+
+/* A `context=` keyword argument: a Context, or None for a copy. */
+static int context_kw(ls_vm *vm, ls_value v, const char *fname, ls_obj **ctx) {
+    if (v.tag == LS_V_NONE) return 0;
+    if (!ls_is(v, LS_O_CTX))
+        return ls_vm_raise(vm, LS_E_TYPE, "%s(): context must be a Context, not %s", fname,
+                           ls_type_name(v));
+    *ctx = v.u.o;
+    return 0;
 }
 
 bool ls_builtin_not_yet(const char *name) {
@@ -143,6 +163,15 @@ static bool callable(ls_value v) {
 
 /* Items of an iterable for list(), sorted(), min() ... */
 static int items(ls_vm *vm, ls_value v, ls_list **out) {
+    if (ls_is(v, LS_O_RECORD)) {
+        /* a prelude iterable: its __iter__ gives the list (vm.c GET_ITER) */
+        ls_record *r = (ls_record *)v.u.o;
+        int pi = vm->prog->methods[r->cls * LS_M__COUNT + LS_M_ITER];
+        if (pi >= 0) {
+            ls_value fn = {LS_V_FUNC, 0, {.i = pi}};
+            if (ls_vm_call(vm, fn, &v, 1, &v) < 0) return -1;
+        }
+    }
     if (ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE)) {
         *out = (ls_list *)v.u.o;
         return 0;
@@ -219,10 +248,20 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         ls_buf_free(&b);
         return rc;
     }
-    case LS_B_CREATE_TASK:
-        kw(&k, "name", &v);
+    case LS_B_CREATE_TASK: {
+        ls_task_opts o = {NULL, -1, ls_unbound()};
+        if (kw(&k, "name", &v)) o.name = v;
+        if (kw(&k, "context", &v) && context_kw(vm, v, name, &o.ctx) < 0) return -1;
+        if (kw(&k, "eager_start", &v)) {
+            if (!ls_vm_since(vm, LS_CH_CREATE_TASK_EAGER_START))
+                return ls_new_in(vm, LS_E_TYPE, LS_CH_CREATE_TASK_EAGER_START,
+                                 "create_task() got an unexpected keyword argument 'eager_start'");
+            /* Task.__init__: `if eager_start and loop.is_running()` */
+            o.eager = ls_truthy(v);
+        }
         if (kw_done(vm, &k, name) < 0) return -1;
-        return ls_task_create(vm, args[0], out);
+        return ls_task_create_opts(vm, args[0], &o, out);
+    }
     case LS_B_ENSURE_FUTURE:
         if (kw_done(vm, &k, name) < 0) return -1;
         return ls_ensure_future(vm, args[0], out);
@@ -255,8 +294,12 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         *out = ls_obj_val(s);
         return 0;
     }
-    case LS_B_CALL_SOON: case LS_B_CALL_LATER: {
-        bool later = id == LS_B_CALL_LATER;
+    case LS_B_CALL_SOON: case LS_B_CALL_LATER: case LS_B_LOOP_CALL_AT: {
+        /* loop.call_soon / call_later / call_at(..., context=None): the
+         * handle runs in `context`, or in a copy of the current one. */
+        bool later = id != LS_B_CALL_SOON;
+        ls_obj *ctx = NULL;
+        if (kw(&k, "context", &v) && context_kw(vm, v, name, &ctx) < 0) return -1;
         if (kw_done(vm, &k, name) < 0) return -1;
         if (!vm->loop.running) return ls_vm_raise(vm, LS_E_RUNTIME, "no running event loop");
         ls_value fn = args[later];
@@ -264,14 +307,46 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
             return ls_vm_raise(vm, LS_E_TYPE, "a callable object was expected by %s(), got %s",
                                name, ls_type_name(fn));
         if (later && !is_num(args[0]))
-            return ls_vm_raise(vm, LS_E_TYPE, "call_later() delay must be a number");
+            return ls_vm_raise(vm, LS_E_TYPE, "%s() %s must be a number", name,
+                               id == LS_B_CALL_LATER ? "delay" : "when");
         ls_value a = tuple_of(vm, args + later + 1, nargs - later - 1);
-        ls_obj *ctx = (ls_obj *)ls_ctx_copy(vm, vm->ctx);
-        ls_handle *h = later ? ls_call_later(vm, num(args[0]), LS_H_USER, fn, a, ctx)
-                             : ls_call_soon(vm, LS_H_USER, fn, a, ctx);
+        if (!ctx) ctx = (ls_obj *)ls_ctx_copy(vm, vm->ctx);
+        ls_handle *h = id == LS_B_CALL_LATER ? ls_call_later(vm, num(args[0]), LS_H_USER, fn, a, ctx)
+                     : id == LS_B_LOOP_CALL_AT ? ls_call_at(vm, num(args[0]), LS_H_USER, fn, a, ctx)
+                                               : ls_call_soon(vm, LS_H_USER, fn, a, ctx);
         ls_explain_origin(vm, h, later ? LS_WHY_CALL_LATER : LS_WHY_CALL_SOON, NULL);
         *out = wrap_handle(vm, h);
         return 0;
+    }
+    case LS_B_LOOP_TIME:
+        if (kw_done(vm, &k, name) < 0) return -1;
+        if (!vm->loop.running) return ls_vm_raise(vm, LS_E_RUNTIME, "no running event loop");
+        *out = ls_float(vm->loop.now);
+        return 0;
+    case LS_B_COPY_CONTEXT:
+        if (kw_done(vm, &k, name) < 0) return -1;
+        *out = ls_obj_val(ls_ctx_copy(vm, vm->ctx));
+        return 0;
+    case LS_B_ALL_TASKS:
+        if (kw_done(vm, &k, name) < 0) return -1;
+        if (!vm->loop.running) return ls_vm_raise(vm, LS_E_RUNTIME, "no running event loop");
+        return ls_all_tasks(vm, out);
+    case LS_B_TYPE:
+        if (kw_done(vm, &k, name) < 0) return -1;
+        if (ls_is(args[0], LS_O_HANDLE) && ((ls_handle_obj *)args[0].u.o)->h->timer)
+            *out = ls_type_named("TimerHandle");
+        else
+            *out = ls_type_of(args[0]);
+        return 0;
+    case LS_B_NEW_IN: {
+        /* __new_in("change", ExcType, "message"): the error for what the
+         * profile's CPython does not have yet. */
+        if (!ls_is(args[0], LS_O_STR) || args[1].tag != LS_V_EXCTYPE || !ls_is(args[2], LS_O_STR))
+            return ls_vm_raise(vm, LS_E_TYPE, "__new_in() takes a change, a type and a message");
+        const ls_str *cn = (ls_str *)args[0].u.o;
+        int ch = ls_change_parse(cn->s, cn->len);
+        if (ch < 0) return ls_vm_raise(vm, LS_E_RUNTIME, "__new_in(): no change '%s'", cn->s);
+        return ls_new_in(vm, (ls_exc_type)args[1].aux, (ls_change)ch, ((ls_str *)args[2].u.o)->s);
     }
     case LS_B_FUTURE:
         if (kw_done(vm, &k, name) < 0) return -1;
@@ -487,7 +562,7 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         if (!is_num(args[0])) return ls_vm_raise(vm, LS_E_TYPE, "__call_at() when must be a number");
         ls_value a = tuple_of(vm, args + 2, nargs - 2);
         ls_obj *ctx = (ls_obj *)ls_ctx_copy(vm, vm->ctx);
-        ls_handle *h = ls_call_later(vm, num(args[0]) - vm->loop.now, LS_H_USER, args[1], a, ctx);
+        ls_handle *h = ls_call_at(vm, num(args[0]), LS_H_USER, args[1], a, ctx);
         ls_explain_origin(vm, h, LS_WHY_CALL_LATER, NULL);
         *out = wrap_handle(vm, h);
         return 0;
@@ -585,8 +660,17 @@ static int future_method(ls_vm *vm, int id, ls_future *f, ls_value *a, int n, kw
         if (want(vm, id, n, 0, 0) < 0) return -1;
         *out = ls_int(ls_task_uncancel(vm, (ls_task *)f));
         return 0;
+    case LS_M_SET_NAME:
+        if (!task) return no_method(vm, id, ls_obj_val(f));
+        if (want(vm, id, n, 1, 1) < 0) return -1;
+        ls_task_set_name(vm, (ls_task *)f, a[0]);
+        return 0;
     case LS_M_GET_NAME: {
         if (!task) return no_method(vm, id, ls_obj_val(f));
+        if (((ls_task *)f)->name.tag == LS_V_OBJ) {
+            *out = ((ls_task *)f)->name;
+            return 0;
+        }
         char buf[32];
         snprintf(buf, sizeof buf, "Task-%lld", (long long)((ls_task *)f)->id);
         *out = ls_str_cstr(vm, buf);
@@ -678,6 +762,10 @@ static int list_method(ls_vm *vm, int id, ls_list *l, ls_value *a, int n, ls_val
         l->v[i] = a[1];
         return 0;
     }
+    case LS_M_CLEAR:
+        if (want(vm, id, n, 0, 0) < 0) return -1;
+        l->n = 0;
+        return 0;
     case LS_M_REMOVE: case LS_M_INDEX: case LS_M_COUNT: {
         if (want(vm, id, n, 1, 1) < 0) return -1;
         int cnt = 0;
@@ -800,6 +888,14 @@ int ls_method_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwname
     *out = ls_none();
     if (ls_is_future(self)) return future_method(vm, id, (ls_future *)self.u.o, a, n, &k, out);
     if (kw_done(vm, &k, ls_method_names[id]) < 0) return -1;
+    if (id == LS_M_DUNDER_NAME && self.tag == LS_V_EXCTYPE) {
+        *out = ls_str_cstr(vm, ls_exc_name(self.aux));
+        return 0;
+    }
+    if (id == LS_M_DUNDER_NAME && ls_is(self, LS_O_TYPE)) {
+        *out = ls_str_cstr(vm, ((ls_type *)self.u.o)->name);
+        return 0;
+    }
     if (self.tag != LS_V_OBJ) return no_method(vm, id, self);
     switch (self.u.o->kind) {
     case LS_O_EXC: {
@@ -833,6 +929,22 @@ int ls_method_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwname
         return no_method(vm, id, self);
     }
     case LS_O_CTXVAR: return ctxvar_method(vm, id, (ls_ctxvar *)self.u.o, a, n, out);
+    case LS_O_CTX: {
+        /* Context.run(fn, *args): fn runs with this context current; a
+         * context runs in one place at a time. */
+        if (id != LS_M_RUN) return no_method(vm, id, self);
+        if (n < 1) return ls_vm_raise(vm, LS_E_TYPE, "run() missing 1 required positional argument");
+        ls_ctx *c = (ls_ctx *)self.u.o;
+        if (c->entered)
+            return ls_vm_raise(vm, LS_E_RUNTIME, "cannot enter context: <Context object> is already entered");
+        ls_obj *saved = vm->ctx;
+        vm->ctx = (ls_obj *)c;
+        c->entered++;
+        int rc = ls_vm_call(vm, a[0], a + 1, n - 1, out);
+        c->entered--;
+        vm->ctx = saved;
+        return rc;
+    }
     case LS_O_LIST: return list_method(vm, id, (ls_list *)self.u.o, a, n, out);
     case LS_O_STR: return str_method(vm, id, (ls_str *)self.u.o, a, n, out);
     case LS_O_TUPLE:

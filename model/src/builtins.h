@@ -5,6 +5,7 @@
 #ifndef LS_BUILTINS_H
 #define LS_BUILTINS_H
 
+#include "profile.h"
 #include "value.h"
 
 /* X(id, name, min positional, max positional (-1: any)) */
@@ -33,13 +34,19 @@
     X(ISINSTANCE, "isinstance", 2, 2)                                          \
     X(ISSUBCLASS, "issubclass", 2, 2)                                          \
     X(CURRENT_TASK, "current_task", 0, 0)                                      \
+    X(ALL_TASKS, "all_tasks", 0, 0)                                            \
+    X(LOOP_TIME, "time", 0, 0)                                                 \
+    X(LOOP_CALL_AT, "call_at", 2, -1)                                          \
+    X(COPY_CONTEXT, "copy_context", 0, 0)                                      \
+    X(TYPE, "type", 1, 1)                                                      \
     /* the prelude's own: */                                                   \
     X(NEW, "__new", 1, 1)                                                      \
     X(SINCE, "__since", 1, 1)                                                  \
     X(TIME, "__time", 0, 0)                                                    \
     X(CALL_AT, "__call_at", 2, -1)                                             \
     X(IS_COROUTINE, "__is_coroutine", 1, 1)                                    \
-    X(IS_FUTURE, "__is_future", 1, 1)
+    X(IS_FUTURE, "__is_future", 1, 1)                                          \
+    X(NEW_IN, "__new_in", 3, 3)
 
 typedef enum ls_builtin {
 #define LS_X(id, name, lo, hi) LS_B_##id,
@@ -57,7 +64,8 @@ typedef enum ls_builtin {
     X("Lock") X("Event") X("Condition") X("Semaphore") X("BoundedSemaphore")   \
     X("Queue") X("wait") X("wait_for") X("shield") X("timeout")                \
     X("TaskGroup") X("FIRST_COMPLETED") X("FIRST_EXCEPTION")                   \
-    X("ALL_COMPLETED")
+    X("ALL_COMPLETED") X("timeout_at") X("as_completed") X("Barrier")          \
+    X("LifoQueue") X("PriorityQueue")
 
 /* Methods: X(id, name). */
 #define LS_METHODS(X)                                                          \
@@ -82,9 +90,15 @@ typedef enum ls_builtin {
     X(WHEN, "when") X(RESCHEDULE, "reschedule") X(EXPIRED, "expired")          \
     X(ON_TIMEOUT, "on_timeout") X(ON_TASK_DONE, "on_task_done")                \
     /* protocols: __aenter__, __aexit__, __call__ */                           \
-    X(AENTER, "aenter") X(AEXIT, "aexit") X(CALL, "call")                     \
+    X(SET_NAME, "set_name") X(RUN, "run") X(ABORT, "abort")                    \
+    X(SHUTDOWN, "shutdown")                                                    \
+    /* protocols: __aenter__, __aexit__, __call__, __iter__ */                 \
+    X(AENTER, "aenter") X(AEXIT, "aexit") X(CALL, "call") X(ITER, "iter")     \
     /* read-only properties, read as obj.name: */                              \
-    X(MAXSIZE, "maxsize") X(EXCEPTIONS, "exceptions") X(ARGS, "args")
+    X(MAXSIZE, "maxsize") X(EXCEPTIONS, "exceptions") X(ARGS, "args")          \
+    X(PARTIES, "parties") X(N_WAITING, "n_waiting") X(BROKEN, "broken")        \
+    /* a type's name: only as type(x).__name__ (gate.c) */                     \
+    X(DUNDER_NAME, "__name__")
 
 typedef enum ls_method {
 #define LS_X(id, name) LS_M_##id,
@@ -102,6 +116,11 @@ bool ls_method_is_property(int id);
 bool ls_builtin_not_yet(const char *name);
 bool ls_prelude_public(const char *name);
 int ls_exc_lookup(const char *name);            /* -1 if none */
+
+/* Raises `type` for something the profile's CPython does not have yet:
+ * "<message> (<what> is new in Python X.Y; profile P follows CPython
+ * X.Y.Z)"; returns -1. */
+int ls_new_in(ls_vm *vm, ls_exc_type type, ls_change c, const char *message);
 
 /* Calls builtin id / method id (receiver args[0]). nkw trailing values of
  * args are keyword arguments named by kwnames. Returns 0 and the result,

@@ -419,7 +419,7 @@ static int expr(compiler *C, ls_node *n) {
         return emit(C, LS_OP_BUILD_STR, n->n, n->line);
     case LS_N_CALL: return call(C, n);
     case LS_N_ATTR: {
-        if (n->str[0] == '_') {   /* a record's field */
+        if (n->str[0] == '_' && strcmp(n->str, "__name__") != 0) {   /* a record's field */
             if (expr(C, n->k[0]) < 0) return -1;
             return emit(C, LS_OP_LOAD_FIELD, field_id(C, n->str), n->line);
         }

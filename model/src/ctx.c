@@ -6,6 +6,7 @@
 ls_ctx *ls_ctx_new(ls_vm *vm, ls_ctxmap *map) {
     ls_ctx *c = ls_alloc(vm, LS_O_CTX, sizeof *c);
     c->map = map;
+    c->entered = 0;
     return c;
 }
 

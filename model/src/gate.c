@@ -7,7 +7,7 @@
 
 /* Methods the prelude dispatches by name (its records' __aenter__,
  * __aexit__, __call__ and callbacks) that case programs do not have. */
-static const char *const prelude_only[] = {"aenter", "aexit", "call", "on_timeout",
+static const char *const prelude_only[] = {"aenter", "aexit", "call", "iter", "on_timeout",
                                            "on_task_done", NULL};
 
 static bool prelude_method(const char *name) {
@@ -37,8 +37,22 @@ static int walk(const ls_node *n, const char *path, ls_error *e) {
         if (check_name(n, n->str, path, e) < 0) return -1;
         break;
     case LS_N_ATTR:
-        /* Every documented attribute and method is a public asyncio or
-         * Python one: nothing starts with '_'. */
+        /* `type(x).__name__`: the one '_' attribute, read directly on
+         * what the builtin type() returns (not through a variable). */
+        if (strcmp(n->str, "__name__") == 0) {
+            const ls_node *c = n->k[0];
+            if (!(c && c->kind == LS_N_CALL && c->k[0] && c->k[0]->kind == LS_N_NAME &&
+                  strcmp(c->k[0]->str, "type") == 0))
+            {
+                ls_error_at(e, path, n->line, n->col,
+                            "attribute '__name__' is part of the case language only as "
+                            "type(x).__name__");
+                return -1;
+            }
+            break;
+        }
+        /* Every other documented attribute and method is a public asyncio
+         * or Python one: nothing starts with '_'. */
         if (n->str[0] == '_') return refuse(n, path, e, "attribute", n->str);
         if (ls_method_lookup(n->str) < 0 || prelude_method(n->str))
             return refuse(n, path, e, "attribute", n->str);

@@ -41,15 +41,21 @@ ls_handle *ls_call_soon(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx
     return h;
 }
 
-ls_handle *ls_call_later(ls_vm *vm, double delay, int kind, ls_value a, ls_value b,
-                         ls_obj *ctx) {
+/* BaseEventLoop.call_at: a TimerHandle on the heap. */
+ls_handle *ls_call_at(ls_vm *vm, double when, int kind, ls_value a, ls_value b, ls_obj *ctx) {
     ls_loop *L = &vm->loop;
     ls_handle *h = handle_new(vm, kind, a, b, ctx);
     h->timer = 1;
-    h->when = L->now + delay;
+    h->when = when;
     h->seq = ++L->seq;
     ls_heap_push(&L->timers, h->when, h->seq, h);
     return h;
+}
+
+/* call_later: call_at(self.time() + delay). */
+ls_handle *ls_call_later(ls_vm *vm, double delay, int kind, ls_value a, ls_value b,
+                         ls_obj *ctx) {
+    return ls_call_at(vm, vm->loop.now + delay, kind, a, b, ctx);
 }
 
 void ls_handle_cancel(ls_vm *vm, ls_handle *h) {
@@ -391,7 +397,33 @@ static ls_task *task_new(ls_vm *vm, ls_frame *coro, ls_ctx *ctx) {
     t->coro = coro;
     t->ctx = (ls_obj *)ctx;
     t->id = ++vm->loop.next_task_id;
+    t->name = ls_unbound();
     return t;
+}
+
+/* Task.set_name: str(value). */
+void ls_task_set_name(ls_vm *vm, ls_task *t, ls_value name) {
+    if (ls_is(name, LS_O_STR)) {
+        t->name = name;
+        return;
+    }
+    ls_buf b = {0};
+    ls_str_of(&b, name, false);
+    t->name = ls_str_new(vm, b.p ? b.p : "", b.len);
+    ls_buf_free(&b);
+}
+
+int ls_all_tasks(ls_vm *vm, ls_value *out) {
+    /* tasks.all_tasks: the registered tasks and the eager ones in their
+     * first step, not done. A set in CPython: its order means nothing. */
+    ls_list *l = ls_list_new(vm, LS_O_LIST, 0);
+    for (ls_task *p = vm->loop.pending_head; p; p = p->next)
+        if (p->f.state == LS_FUT_PENDING) ls_list_push(l, ls_obj_val(p));
+    for (int i = 0; i < vm->neager; i++)
+        if (vm->eager_running[i]->f.state == LS_FUT_PENDING)
+            ls_list_push(l, ls_obj_val(vm->eager_running[i]));
+    *out = ls_obj_val(l);
+    return 0;
 }
 
 static ls_frame *as_coroutine(ls_vm *vm, ls_value coro) {
@@ -405,6 +437,11 @@ static ls_frame *as_coroutine(ls_vm *vm, ls_value coro) {
 }
 
 int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out) {
+    ls_task_opts o = {NULL, -1, {LS_V_UNBOUND, 0, {0}}};
+    return ls_task_create_opts(vm, coro, &o, out);
+}
+
+int ls_task_create_opts(ls_vm *vm, ls_value coro, const ls_task_opts *o, ls_value *out) {
     ls_frame *f = as_coroutine(vm, coro);
     /* suspend() is a generator-based coroutine, which create_task refuses
      * from 3.12 on (ensure_future still wraps it as an awaitable). */
@@ -419,9 +456,17 @@ int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out) {
         return -1;
     }
     if (!vm->loop.running) return ls_vm_raise(vm, LS_E_RUNTIME, "no running event loop");
-    ls_task *t = task_new(vm, f, ls_ctx_copy(vm, vm->ctx));
+    ls_task *t = task_new(vm, f, o->ctx ? (ls_ctx *)o->ctx : ls_ctx_copy(vm, vm->ctx));
     *out = ls_obj_val(t);
-    if (ls_profile_eager(vm->profile)) {
+    /* The task factory (eager_task_factory) or create_task(eager_start=):
+     * with a factory, CPython before 3.14 names the task only after the
+     * factory returned, so after an eager first step. */
+    bool factory = ls_profile_eager(vm->profile);
+    bool eager = o->eager >= 0 ? o->eager : factory;
+    bool late_name = factory && !ls_vm_since(vm, LS_CH_TASK_FACTORY_GETS_NAME);
+    if (!late_name && o->name.tag != LS_V_UNBOUND && o->name.tag != LS_V_NONE)
+        ls_task_set_name(vm, t, o->name);
+    if (eager) {
         /* Task.__eager_start: the first step runs now, inside create_task,
          * in the task's context and as the current task. */
         ls_explain_create(vm, t, true);
@@ -429,19 +474,32 @@ int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out) {
         ls_obj *ctx = vm->ctx;
         vm->loop.current = t;
         vm->ctx = t->ctx;
+        ((ls_ctx *)t->ctx)->entered++;
+        vm->eager_running[vm->neager++] = t;   /* _register_eager_task */
         vm->explain_depth++;
         int rc = step_run(vm, t, NULL);
         vm->explain_depth--;
+        vm->neager--;
+        ((ls_ctx *)t->ctx)->entered--;
         vm->ctx = ctx;
         vm->loop.current = prev;
         if (rc < 0) return -1;
         if (t->f.state == LS_FUT_PENDING) register_task(vm, t);
-        return 0;
+    } else {
+        ls_explain_create(vm, t, false);
+        ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx),
+                          LS_WHY_CREATE_TASK, NULL);
+        register_task(vm, t);
     }
-    ls_explain_create(vm, t, false);
-    ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx),
-                      LS_WHY_CREATE_TASK, NULL);
-    register_task(vm, t);
+    if (late_name) {
+        /* BaseEventLoop.create_task after the factory: 3.12 sets a name
+         * given; 3.13 calls set_name(name) even with None. */
+        bool given = o->name.tag != LS_V_UNBOUND && o->name.tag != LS_V_NONE;
+        if (ls_vm_since(vm, LS_CH_TASK_FACTORY_SETS_NAME_NONE))
+            ls_task_set_name(vm, t, o->name.tag == LS_V_UNBOUND ? ls_none() : o->name);
+        else if (given)
+            ls_task_set_name(vm, t, o->name);
+    }
     return 0;
 }
 
@@ -576,7 +634,11 @@ int ls_gather_new(ls_vm *vm, ls_value *args, int n, bool return_exceptions, ls_v
 static int run_handle(ls_vm *vm, ls_handle *h) {
     ls_obj *saved = vm->ctx;
     int rc = 0;
-    if (h->ctx) vm->ctx = h->ctx;
+    /* Handle._run: self._context.run(callback, *args) */
+    if (h->ctx) {
+        vm->ctx = h->ctx;
+        ((ls_ctx *)h->ctx)->entered++;
+    }
     switch (h->kind) {
     case LS_H_STEP:
         rc = task_step(vm, (ls_task *)h->a.u.o, h->b.tag == LS_V_OBJ ? (ls_exc *)h->b.u.o : NULL);
@@ -610,6 +672,7 @@ static int run_handle(ls_vm *vm, ls_handle *h) {
         break;
     }
     }
+    if (h->ctx) ((ls_ctx *)h->ctx)->entered--;
     vm->ctx = saved;
     return rc;
 }
@@ -722,6 +785,11 @@ int ls_run_main(ls_vm *vm) {
      * is never eager (the loop is not running yet). */
     ls_task *t = task_new(vm, f, ls_ctx_copy(vm, vm->ctx));
     vm->main_task = t;
+    /* Runner.run makes it with loop.create_task, so through the task
+     * factory: 3.13 then names it 'None'. */
+    if (ls_profile_eager(vm->profile) && !ls_since(vm->profile, LS_CH_TASK_FACTORY_GETS_NAME) &&
+        ls_since(vm->profile, LS_CH_TASK_FACTORY_SETS_NAME_NONE))
+        ls_task_set_name(vm, t, ls_none());
     ls_explain_phase(vm, "asyncio.run: Task-1 runs main()");
     ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx),
                       LS_WHY_RUNNER, NULL);

@@ -13,6 +13,7 @@ void ls_loop_free(ls_vm *vm);
 
 /* call_soon / call_at: schedule a handle (ctx NULL: none needed). */
 ls_handle *ls_call_soon(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx);
+ls_handle *ls_call_at(ls_vm *vm, double when, int kind, ls_value a, ls_value b, ls_obj *ctx);
 ls_handle *ls_call_later(ls_vm *vm, double delay, int kind, ls_value a, ls_value b,
                          ls_obj *ctx);
 void ls_handle_cancel(ls_vm *vm, ls_handle *h);
@@ -43,6 +44,18 @@ ls_exc *ls_future_cancelled_error(ls_vm *vm, ls_future *f);
 
 /* create_task / ensure_future / gather, under the runtime's profile. */
 int ls_task_create(ls_vm *vm, ls_value coro, ls_value *out);
+/* create_task's keyword arguments: context (NULL: a copy of the current
+ * one), eager_start (-1: the profile's task factory decides) and name
+ * (UNBOUND: none). */
+typedef struct ls_task_opts {
+    ls_obj *ctx;
+    int eager;
+    ls_value name;
+} ls_task_opts;
+int ls_task_create_opts(ls_vm *vm, ls_value coro, const ls_task_opts *o, ls_value *out);
+void ls_task_set_name(ls_vm *vm, ls_task *t, ls_value name);
+/* asyncio.all_tasks() as a list (CPython's is a set). */
+int ls_all_tasks(ls_vm *vm, ls_value *out);
 int ls_ensure_future(ls_vm *vm, ls_value aw, ls_value *out);
 int ls_gather_new(ls_vm *vm, ls_value *args, int n, bool return_exceptions, ls_value *out);
 int ls_task_uncancel(ls_vm *vm, ls_task *t);

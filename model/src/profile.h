@@ -93,6 +93,24 @@ typedef enum ls_profile {
       "TaskGroup.create_task always adds the done callback, even for a task "  \
       "already done, so an eager failure cancels the parent later "            \
       "(gh-128550)")                                                           \
+    X(TASK_FACTORY_SETS_NAME_NONE, "task_factory_sets_name_none",             \
+      LS_VER(3, 13, 0),                                                        \
+      "loop.create_task calls set_name(name) on a task factory's task even "  \
+      "when name is None: create_task() with eager_task_factory names the "    \
+      "task 'None' after its first step (gh-112622; reported as gh-130033)")  \
+    X(QUEUE_SHUTDOWN, "queue_shutdown", LS_VER(3, 13, 0),                      \
+      "Queue.shutdown(immediate=False) and QueueShutDown: put and get raise "  \
+      "QueueShutDown once the queue is shut down (gh-96471)")                  \
+    X(AS_COMPLETED_ITERATOR, "as_completed_iterator", LS_VER(3, 13, 0),        \
+      "as_completed returns an _AsCompletedIterator, set up at the call, "     \
+      "instead of a generator set up at its first next() (gh-77714)")          \
+    X(TASK_FACTORY_GETS_NAME, "task_factory_gets_name", LS_VER(3, 14, 0),      \
+      "loop.create_task passes its keyword arguments to the task factory, "    \
+      "so an eager task has its name during its first step (gh-128308; "       \
+      "3.13.3 passed it too, 3.13.4 took it back, gh-133745)")                 \
+    X(CREATE_TASK_EAGER_START, "create_task_eager_start", LS_VER(3, 14, 0),    \
+      "create_task(..., eager_start=...) starts one task eagerly or lazily "   \
+      "whatever the task factory (gh-128307)")                                 \
     X(ZERO_DIVISION_MESSAGE, "zero_division_message", LS_VER(3, 14, 0),        \
       "ZeroDivisionError says 'division by zero' for every operator and "      \
       "type (gh-119057)")                                                      \

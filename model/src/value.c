@@ -131,6 +131,30 @@ const char *ls_type_name(ls_value v) {
     }
 }
 
+/* Type objects are interned by name and permanent (outside the
+ * collector), so `type(a) is type(b)` compares names: O(types) lookup. */
+ls_value ls_type_named(const char *name) {
+    static ls_type *types[256];
+    static int ntypes;
+    for (int i = 0; i < ntypes; i++)
+        if (strcmp(types[i]->name, name) == 0) return ls_obj_val(types[i]);
+    ls_type *t = ls_xcalloc(1, sizeof *t);
+    t->hdr.kind = LS_O_TYPE;
+    t->hdr.flags = LS_OBJ_PERM;
+    size_t n = strlen(name);
+    char *copy = ls_xmalloc(n + 1);
+    memcpy(copy, name, n + 1);
+    t->name = copy;
+    if (ntypes < (int)(sizeof types / sizeof *types)) types[ntypes++] = t;
+    return ls_obj_val(t);
+}
+
+ls_value ls_type_of(ls_value v) {
+    if (v.tag == LS_V_OBJ && v.u.o->kind == LS_O_EXC)
+        return ls_tagged(LS_V_EXCTYPE, ((ls_exc *)v.u.o)->type);
+    return ls_type_named(ls_type_name(v));
+}
+
 int64_t ls_range_len(const ls_range *r) {
     int64_t n = r->step > 0 ? (r->stop - r->start + r->step - 1) / r->step
                             : (r->start - r->stop - r->step - 1) / -r->step;
@@ -329,7 +353,11 @@ static void str_of(ls_buf *b, ls_value v, bool repr, int depth) {
         ls_future *f = (ls_future *)o;
         const char *st = f->state == LS_FUT_PENDING ? "pending"
                        : f->state == LS_FUT_CANCELLED ? "cancelled" : "finished";
-        if (o->kind == LS_O_TASK)
+        if (o->kind == LS_O_TASK && ((ls_task *)o)->name.tag == LS_V_OBJ) {
+            ls_buf_printf(b, "<Task %s name=", st);
+            str_of(b, ((ls_task *)o)->name, true, depth + 1);
+            ls_buf_putc(b, '>');
+        } else if (o->kind == LS_O_TASK)
             ls_buf_printf(b, "<Task %s name='Task-%lld'>", st, (long long)((ls_task *)o)->id);
         else
             ls_buf_printf(b, "<%s %s>", o->kind == LS_O_GATHER ? "_GatheringFuture" : "Future", st);
@@ -340,6 +368,9 @@ static void str_of(ls_buf *b, ls_value v, bool repr, int depth) {
         return;
     case LS_O_RECORD:
         ls_buf_printf(b, "<%s object>", ((ls_record *)o)->clsname);
+        return;
+    case LS_O_TYPE:
+        ls_buf_printf(b, "<class '%s'>", ((ls_type *)o)->name);
         return;
     case LS_O_CTXVAR: {
         ls_buf_puts(b, "<ContextVar name=");
@@ -423,6 +454,7 @@ static void traverse(ls_vm *vm, ls_obj *o) {
         ls_gc_mark_obj(vm, (ls_obj *)t->top);
         ls_gc_mark_obj(vm, t->ctx);
         ls_gc_mark_obj(vm, (ls_obj *)t->fut_waiter);
+        ls_gc_mark_value(vm, t->name);
         break;
     }
     case LS_O_GATHER:

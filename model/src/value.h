@@ -46,7 +46,7 @@ typedef struct ls_value {
     X(FUTURE, "Future") X(TASK, "Task") X(GATHER, "_GatheringFuture")          \
     X(SLEEP, "coroutine") X(SUSPEND, "generator") X(HANDLE, "Handle")          \
     X(CTXVAR, "ContextVar") X(CTX, "Context") X(CTXMAP, "hamt")                \
-    X(TOKEN, "Token") X(BOUND, "method") X(RECORD, "object")
+    X(TOKEN, "Token") X(BOUND, "method") X(RECORD, "object") X(TYPE, "type")
 
 typedef enum ls_okind {
 #define LS_X(n, py) LS_O_##n,
@@ -93,6 +93,8 @@ struct ls_obj {
     X(NOT_IMPLEMENTED, "NotImplementedError", RUNTIME)                          \
     X(QUEUE_FULL, "QueueFull", EXCEPTION)                                      \
     X(QUEUE_EMPTY, "QueueEmpty", EXCEPTION)                                    \
+    X(QUEUE_SHUT_DOWN, "QueueShutDown", EXCEPTION) /* 3.13+ */                 \
+    X(BROKEN_BARRIER, "BrokenBarrierError", RUNTIME)                           \
     X(BASE_GROUP, "BaseExceptionGroup", BASE)                                  \
     X(GROUP, "ExceptionGroup", EXCEPTION) /* and a BaseExceptionGroup */
 
@@ -194,6 +196,7 @@ typedef struct ls_task {
     ls_future *fut_waiter;
     struct ls_task *prev, *next;   /* pending-task list */
     int64_t id;                /* Task-<id> */
+    ls_value name;             /* set_name()'s, or UNBOUND: Task-<id> */
     int32_t num_cancels;
     uint8_t must_cancel, registered;
 } ls_task;
@@ -251,7 +254,13 @@ typedef struct ls_ctxmap {     /* immutable: set() builds a new one */
 typedef struct ls_ctx {
     ls_obj hdr;
     ls_ctxmap *map;            /* NULL: empty */
+    uint32_t entered;          /* running: Context.run refuses to re-enter */
 } ls_ctx;
+
+typedef struct ls_type {       /* what type(x) returns: interned, permanent */
+    ls_obj hdr;
+    const char *name;
+} ls_type;
 
 typedef struct ls_cvtoken {
     ls_obj hdr;
@@ -288,6 +297,11 @@ ls_exc *ls_exc_newv(ls_vm *vm, ls_exc_type type, ls_value *args, int n);
 const char *ls_exc_name(uint32_t type);
 bool ls_exc_subclass(uint32_t type, uint32_t parent);
 const char *ls_type_name(ls_value v);
+/* type(v): an exception's class, or the interned type object of a name. */
+ls_value ls_type_of(ls_value v);
+ls_value ls_type_named(const char *name);
+/* type(v): an exception's class, or an interned type object. */
+ls_value ls_type_of(ls_value v);
 bool ls_truthy(ls_value v);
 int64_t ls_range_len(const ls_range *r);
 bool ls_equal(ls_value a, ls_value b);

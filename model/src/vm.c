@@ -646,7 +646,15 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             NEXT();
         OP(STORE_GLOBAL) vm->globals[arg] = POP(); break;
         OP(LOAD_BUILTIN) PUSH(ls_tagged(LS_V_BUILTIN, (uint32_t)arg)); break;
-        OP(LOAD_EXC) PUSH(ls_tagged(LS_V_EXCTYPE, (uint32_t)arg)); break;
+        OP(LOAD_EXC)
+            /* asyncio.QueueShutDown exists from 3.13 on. */
+            if (arg == LS_E_QUEUE_SHUT_DOWN && !ls_vm_since(vm, LS_CH_QUEUE_SHUTDOWN)) {
+                SAVE();
+                ls_new_in(vm, LS_E_NAME, LS_CH_QUEUE_SHUTDOWN, "name 'QueueShutDown' is not defined");
+                goto failed;
+            }
+            PUSH(ls_tagged(LS_V_EXCTYPE, (uint32_t)arg));
+            break;
         OP(POP) sp--; NEXT();
         OP(DUP) v = TOP(); PUSH(v); break;
         OP(DUP2) sp[0] = sp[-2]; sp[1] = sp[-1]; sp += 2; break;
@@ -820,6 +828,19 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         }
         OP(GET_ITER) {
             v = TOP();
+            if (ls_is(v, LS_O_RECORD) && record_method(vm, (ls_record *)v.u.o, LS_M_ITER) >= 0) {
+                /* A prelude iterable (as_completed's generator or iterator):
+                 * its __iter__ runs now, to completion, and gives the list
+                 * the loop walks. */
+                SAVE();
+                ls_value fn = {LS_V_FUNC, 0, {.i = record_method(vm, (ls_record *)v.u.o, LS_M_ITER)}};
+                ls_value items;
+                if (ls_vm_call(vm, fn, &v, 1, &items) < 0) {
+                    if (vm->err.set) goto aborted;
+                    goto failed;
+                }
+                sp[-1] = v = items;
+            }
             if (!(ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE) || ls_is(v, LS_O_RANGE) ||
                   ls_is(v, LS_O_STR))) {
                 ls_vm_raise(vm, LS_E_TYPE, "'%s' object is not iterable", ls_type_name(v));

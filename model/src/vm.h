@@ -107,6 +107,8 @@ struct ls_vm {
     ls_error err;
     uint64_t var_ids;
     ls_task *main_task;
+    ls_task *eager_running[LS_MAX_NESTED_EXEC + 1];   /* in their eager first step */
+    int neager;
     uint32_t future_ids;
     /* explanations (loopspec-model run --explain) */
     int explain;               /* LS_EXPLAIN_* */

@@ -85,11 +85,37 @@ START_TEST(prelude_names) {
 }
 END_TEST
 
+START_TEST(new_builtins) {
+    /* type(x).__name__ is the one '__' attribute, and only on type()'s call. */
+    TU_RUN_EQ("async def main():\n    log(type(1).__name__, type(Barrier(2)).__name__, type(Error()).__name__)\n",
+              LS_PROF_ASYNCIO, "int Barrier Error");
+    fails("async def main():\n    t = type(1)\n    log(t.__name__)\n",
+          ":7:11: error: attribute '__name__' is part of the case language only as type(x).__name__");
+    fails("async def main():\n    log(main.__name__)\n", "only as type(x).__name__");
+    /* What a profile's CPython lacks raises, naming the first version with it. */
+    TU_RUN_EQ("async def main():\n    Queue().shutdown()\n", LS_PROF_PY312,
+              "uncaught AttributeError: 'Queue' object has no attribute 'shutdown' (new in Python 3.13; "
+              "the profile asyncio-3.12 follows CPython 3.12.7)");
+    TU_RUN_EQ("async def main():\n    log(QueueShutDown)\n", LS_PROF_PY311,
+              "uncaught NameError: name 'QueueShutDown' is not defined (new in Python 3.13; "
+              "the profile asyncio-3.11 follows CPython 3.11.2)");
+    TU_RUN_EQ("async def c():\n    pass\n\nasync def main():\n    create_task(c(), eager_start=True)\n",
+              LS_PROF_EAGER313,
+              "uncaught TypeError: create_task() got an unexpected keyword argument 'eager_start' (new in "
+              "Python 3.14; the profile eager-3.13 follows CPython 3.13.2)");
+    TU_RUN_EQ("async def main():\n    call_soon(log, 1, context=2)\n", LS_PROF_ASYNCIO,
+              "uncaught TypeError: call_soon(): context must be a Context, not int");
+    TU_RUN_EQ("async def main():\n    c = copy_context()\n    c.run(c.run, log, 1)\n", LS_PROF_ASYNCIO,
+              "uncaught RuntimeError: cannot enter context: <Context object> is already entered");
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("compile");
     TCase *tc = tcase_create("errors");
     tcase_add_test(tc, names);
     tcase_add_test(tc, prelude_names);
+    tcase_add_test(tc, new_builtins);
     suite_add_tcase(s, tc);
     tc = tcase_create("scopes");
     tcase_add_test(tc, scopes);

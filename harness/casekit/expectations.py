@@ -59,6 +59,11 @@ def read(directory, impl):
     path = path_for(directory, impl)
     if not os.path.exists(path):
         return {}
+    return read_file(path)
+
+
+def read_file(path):
+    """{case id: Expectation} from one expectation file; raise ExpectationError."""
     found = {}
     with open(path, encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):

@@ -9,6 +9,7 @@ import asyncio
 import os
 
 _APP = None
+_KEPT = []
 
 
 def qasync_loop():
@@ -20,7 +21,12 @@ def qasync_loop():
     if _APP is None:
         from qasync import QtWidgets
         _APP = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    return qasync.QEventLoop(_APP, already_running=False)
+    loop = qasync.QEventLoop(_APP, already_running=False)
+    # Kept alive for the whole process: collecting a closed QEventLoop (with
+    # its Qt objects) now and then aborts the process (SIGABRT) inside
+    # PySide6, which would turn any case into a CRASH.
+    _KEPT.append(loop)
+    return loop
 
 
 async def _cancel_all_tasks():

@@ -54,4 +54,10 @@ def trio_asyncio_run(coro):
                 return await trio_asyncio.aio_as_trio(coro)
             finally:
                 await trio_asyncio.aio_as_trio(_cancel_all_tasks)()
-    return trio.run(body)
+    try:
+        return trio.run(body)
+    except BaseExceptionGroup as group:  # noqa: F821 - a builtin from 3.11 on
+        # trio's nurseries wrap what main() raised; asyncio.run raises it bare.
+        while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+            group = group.exceptions[0]
+        raise group

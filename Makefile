@@ -4,7 +4,10 @@
 #                 model on every case, plots: results/report.md and .html
 #   make check    the tests: unit tests, the model on every case under ASan
 #                 and UBSan, the harness's own tests
-#   make deps     install what is missing (Debian packages, npm packages)
+#   make deps     install what is missing (Debian packages, npm packages, the
+#                 loops from PyPI in harness/.venv)
+#   make install  bin/loopspec, bin/loopspec-model and the harness, adapters,
+#                 cases and expectation files under $(PREFIX) (and $(DESTDIR))
 
 PYTHON  := /usr/bin/python3
 CC      ?= cc
@@ -28,7 +31,7 @@ TEST_BIN := $(patsubst model/tests/%.c,$(ASN)/%,$(TESTS))
 MODEL   := model/loopspec-model
 MODEL_ASAN := $(ASN)/loopspec-model
 
-.PHONY: all deps model check unit-tests model-cases harness-tests report bench-model clean floor \
+.PHONY: all deps model install uninstall check unit-tests model-cases harness-tests report bench-model clean floor \
         fuzz-parser fuzz-run
 
 all: model
@@ -122,6 +125,34 @@ fuzz-parser fuzz-run: fuzz-%: model/build/fuzz_%
 	@if [ -d model/fuzz/corpus/$* ]; then cp -n model/fuzz/corpus/$*/* model/fuzz/corpus-$*/ 2>/dev/null || true; fi
 	model/build/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	    -rss_limit_mb=2048 model/fuzz/corpus-$*
+
+# Installation: PREFIX/bin/loopspec (a wrapper running the installed
+# harness on Debian's Python), PREFIX/bin/loopspec-model, and under
+# PREFIX/share/loopspec the harness with its adapters and Node packages,
+# the cases and the expectation files.  DESTDIR stages it for packagers.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+SHAREDIR := $(PREFIX)/share/loopspec
+DATADIR := $(DESTDIR)$(SHAREDIR)
+HARNESS_FILES := casekit adapters loopspec observe ADAPTERS.md package.json \
+                 package-lock.json requirements.lock
+TAR_EXCLUDE := --exclude=__pycache__ --exclude='*.pyc'
+
+install: $(MODEL)
+	install -d $(BINDIR) $(DATADIR)/harness $(DATADIR)/cases $(DATADIR)/results/expectations
+	install -m 755 $(MODEL) $(BINDIR)/loopspec-model
+	tar -C harness $(TAR_EXCLUDE) -cf - $(HARNESS_FILES) \
+	    $$(test -d harness/node_modules && echo node_modules) | tar -C $(DATADIR)/harness -xf -
+	tar -C cases $(TAR_EXCLUDE) -cf - . | tar -C $(DATADIR)/cases -xf -
+	install -m 644 results/expectations/*.txt $(DATADIR)/results/expectations/
+	printf '#!/bin/sh\nexec $(PYTHON) %s/harness/loopspec "$$@"\n' '$(SHAREDIR)' > $(BINDIR)/loopspec
+	chmod 755 $(BINDIR)/loopspec
+	@echo "installed: $(BINDIR)/loopspec, $(BINDIR)/loopspec-model, $(DATADIR)"
+
+uninstall:
+	rm -f $(BINDIR)/loopspec $(BINDIR)/loopspec-model
+	rm -rf $(DATADIR)
 
 clean:
 	rm -rf model/build $(MODEL)

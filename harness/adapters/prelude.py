@@ -168,7 +168,7 @@ def compile_program(program, line, filename):
             filename, exc.lineno, exc.offset, type(exc).__name__, exc.msg))
 
 
-def run_program(code, loop_factory, filename, timing=None):
+def run_program(code, loop_factory, filename, timing=None, runner=None):
     """Run compiled `code` as `asyncio.run(main())`; return the trace list.
 
     With a dict `timing`, its `elapsed_ns` is set to the time the run took
@@ -190,7 +190,10 @@ def run_program(code, loop_factory, filename, timing=None):
         raise CaseError("%s: main() is not a coroutine function" % filename)
     started = time.monotonic_ns()
     try:
-        run(coro, loop_factory, trace)
+        if runner is not None:
+            runner(coro)
+        else:
+            run(coro, loop_factory, trace)
     except Deadlock as exc:
         before = getattr(exc, "before", trace)
         message = "%s: %s; trace before: %s" % (filename, exc, before)
@@ -337,13 +340,16 @@ class Captured:
 class Server:
     """Answers protocol requests for one implementation.
 
-    `loop_factory()` returns a fresh event loop.  `eager` is True when every
+    `loop_factory()` returns a fresh event loop; or `runner(coro)` runs a
+    case's main() the way `asyncio.run` does, for loops that cannot be made
+    on their own (then `loop_factory` serves nothing).  `eager` is True when every
     case runs with `eager_task_factory` (the adapter's --eager); otherwise a
     request whose profile is `eager` asks for it.
     """
 
     def __init__(self, impl, version, loop_factory, eager=False, extra=None,
-                 real_time=True):
+                 real_time=True, runner=None):
+        self.runner = runner
         self.impl = impl
         self.version = version
         self.base_factory = loop_factory
@@ -371,6 +377,8 @@ class Server:
         """A factory for fresh loops, with eager_task_factory if asked."""
         if not eager:
             return self.base_factory
+        if self.runner is not None:
+            raise CaseError("eager tasks cannot be installed under a --runner")
         factory = getattr(asyncio, "eager_task_factory", None)
         if factory is None:
             raise CaseError("eager tasks need Python 3.12 or later (this is %s)"
@@ -390,7 +398,10 @@ class Server:
                 raise CaseError("this loop runs on a virtual clock: sleep() takes no "
                                 "real time, there is no lateness to measure")
             delays, samples = latency_params(request.get("latency"))
-            result = run(measure_latency(delays, samples), self.base_factory)
+            if self.runner is not None:
+                result = self.runner(measure_latency(delays, samples))
+            else:
+                result = run(measure_latency(delays, samples), self.base_factory)
             result["clock"] = "time.monotonic_ns"
             reply["latency"] = result
         except Exception as exc:
@@ -410,7 +421,8 @@ class Server:
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:
-                    reply["trace"] = run_program(code, factory, filename, timing)
+                    reply["trace"] = run_program(code, factory, filename, timing,
+                                                 self.runner)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
         except Exception as exc:

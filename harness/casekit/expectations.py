@@ -59,6 +59,11 @@ def read(directory, impl):
     path = path_for(directory, impl)
     if not os.path.exists(path):
         return {}
+    return read_file(path)
+
+
+def read_file(path):
+    """{case id: Expectation} from one expectation file; raise ExpectationError."""
     found = {}
     with open(path, encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):
@@ -92,19 +97,21 @@ def judge(result, expectation):
     return result["status"] in expectation.statuses
 
 
-def annotate(results, directory, claimed=None):
+def annotate(results, directory, claimed=None, dirs=None):
     """Mark each result with `expectation` and `unexpected`; return the
     number of unexpected results.  `directory` None means no files: every
     result other than PASS and UNSUPPORTED is unexpected.  `claimed` maps
     implementation ids to the profile they claim: the files record that
     profile, so a result run under another one (`--profile`) is judged
-    without them."""
+    without them.  `dirs` maps implementation ids to a directory of their
+    own (a project file's `expectations`), used instead of `directory`."""
     cache = {}
     unexpected = 0
     for result in results:
         impl = result["impl"]
-        if directory is not None and impl not in cache:
-            cache[impl] = read(directory, impl)
+        own = (dirs or {}).get(impl) or directory
+        if own is not None and impl not in cache:
+            cache[impl] = read(own, impl)
         expectation = cache.get(impl, {}).get(result["case"])
         if claimed and claimed.get(impl) is not None and \
                 _canonical(claimed[impl]) != _canonical(result.get("profile")):

@@ -1813,7 +1813,7 @@ fuzz   differential fuzzing: generates random valid case programs (tasks,
 def add_parser(sub):
     """The `fuzz` subcommand's options."""
     p = sub.add_parser("fuzz")
-    p.add_argument("--impl", required=True)
+    p.add_argument("--impl", default="")
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--seed")
     p.add_argument("--json")

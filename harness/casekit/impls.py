@@ -22,7 +22,37 @@ HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(HARNESS)
 ADAPTERS = os.path.join(HARNESS, "adapters")
 NODE_MODULES = os.path.join(HARNESS, "node_modules")
-MODEL = os.path.join(ROOT, "model", "loopspec-model")
+
+
+def _data_dir(inside, outside):
+    """A data directory: beside the harness when it is installed with pip
+    (the package holds `cases/` and `expectations/`), else in the source
+    tree or the `make install` tree (`ROOT/cases`, `ROOT/results/expectations`)."""
+    packaged = os.path.join(HARNESS, inside)
+    return packaged if os.path.isdir(packaged) else os.path.join(ROOT, *outside)
+
+
+CASES = _data_dir("cases", ("cases",))
+EXPECTATIONS = _data_dir("expectations", ("results", "expectations"))
+
+
+def find_model():
+    """The model binary: $LOOPSPEC_MODEL; else `model/loopspec-model` of the
+    source tree (`make model`); else the `loopspec-model` installed beside
+    `make install`'s harness (PREFIX/bin); else the first on PATH.  When
+    there is none, the source tree's path (its absence says `make model`)."""
+    override = os.environ.get("LOOPSPEC_MODEL")
+    if override:
+        return os.path.abspath(override)
+    built = os.path.join(ROOT, "model", "loopspec-model")
+    installed = os.path.normpath(os.path.join(ROOT, "..", "..", "bin", "loopspec-model"))
+    for path in (built, installed):
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return shutil.which("loopspec-model") or built
+
+
+MODEL = find_model()
 SYSTEM_PYTHON = "/usr/bin/python3"
 SYSTEM_PYTHON_VERSION = "3.11.2"   # Debian 12's python3
 SYSTEM_PYPY = "/usr/bin/pypy3"
@@ -41,6 +71,44 @@ PYODIDE_IMPLS = (
     ("cpython-3.15", "pyodide-3.15", "3.15.0rc1", "cp315"),     # pyodide 315.0.0-alpha.2
 )
 PYODIDE_RUNTIMES = {package: version for _, package, version, _ in PYODIDE_IMPLS}
+
+# The virtual environment `make deps` makes (Debian's CPython 3.11.2 with
+# its site packages, so Debian's python3-gi and python3-gbulb show through)
+# for the loops installed from PyPI, pinned with hashes in
+# harness/requirements.lock; $LOOPSPEC_VENV names another.
+VENV = os.environ.get("LOOPSPEC_VENV") or os.path.join(HARNESS, ".venv")
+VENV_PYTHON = os.path.join(VENV, "bin", "python3")
+
+# The loops installed in VENV: (id, --loop or --runner, module to import,
+# version, what it is, column label).
+VENV_LOOPS = (
+    ("uvloop-0.23", "--loop", "uvloop:new_event_loop", "0.23.0",
+     "uvloop 0.23 (PyPI)", "uvl023"),
+    ("rloop", "--loop", "rloop:new_event_loop", "0.5.0",
+     "rloop 0.5 (PyPI): a Rust loop on mio", "rloop"),
+    ("bracio", "--loop", "bracio:BracioLoop", "0.0.1",
+     "bracio 0.0.1 (PyPI): a Rust/Tokio loop on BaseEventLoop", "bracio"),
+    ("qasync", "--loop", "loopspec_loops:qasync_loop", "0.28.0",
+     "qasync 0.28 (PyPI) on PySide6 6.12, Qt offscreen", "qasync"),
+    ("trio-asyncio", "--runner", "loopspec_loops:trio_asyncio_run", "0.16.0",
+     "trio-asyncio 0.16 (PyPI) on trio 0.35, main() run through aio_as_trio",
+     "trio-aio"),
+    ("ferro-io", "--runner", "ferro_io:run", "0.2.0",
+     "ferro-io 0.2 (PyPI): ferro_io.run on a Tokio runtime (its new_event_loop "
+     "is asyncio's own)", "ferro"),
+)
+
+# asyncio loops looked up on PyPI that cannot be run here, and why
+# (`loopspec list` prints them).
+CANNOT_RUN = (
+    ("zuvloop", "not on PyPI: `pip index versions zuvloop` finds no distribution"),
+    ("winloop", "Windows only: PyPI has wheels for win_amd64 alone, no Linux wheel "
+     "or buildable source for this machine"),
+    ("tokio", "PyPI's tokio 0.2.0 is a source archive of a 2017 Rust extension "
+     "(no wheel); it needs a Rust toolchain and a PyO3 of its time to build"),
+    ("leviathan", "the PyPI name `leviathan` is a bioinformatics package, not the "
+     "Zig event loop of that name, which is not on PyPI"),
+)
 
 # A CPython found outside Debian (pyenv): (version, what installs it).
 PYENV_PYTHON_VERSION = "3.11.7"
@@ -327,6 +395,27 @@ def registry():
              "MicroPython 1.27 (WebAssembly, pyscript build) under Node",
              ("gather", "wait_for", "Lock", "Event", "current_task"),
              needs=(_node_check(), micropython), label="mpy", slow_start=True),
+        Impl("gbulb", py311, _cpython(SYSTEM_PYTHON, "--loop", "gbulb:GLibEventLoop",
+                                      python=system),
+             "gbulb 0.6.3 (Debian python3-gbulb): asyncio on GLib's main loop, "
+             "Debian CPython %s" % system,
+             no_eager, needs=(python, _python_module(
+                 SYSTEM_PYTHON, "gbulb", "install Debian's python3-gbulb (`make deps`)")),
+             label="gbulb", python=system),
+    ]
+    venv_python = _python_version(VENV_PYTHON, system,
+                                  "the loops from PyPI live in %s: run `make deps`" % VENV)
+    for name, option, spec, version, about, label in VENV_LOOPS:
+        module = spec.partition(":")[0]
+        if module == "loopspec_loops":
+            module = {"qasync": "qasync", "trio-asyncio": "trio_asyncio"}[name]
+        impls.append(Impl(
+            name, py311, _cpython(VENV_PYTHON, option, spec, python=system),
+            "%s on Debian CPython %s" % (about, system), no_eager,
+            needs=(venv_python, _python_module(
+                VENV_PYTHON, module, "pinned in harness/requirements.lock: run `make deps`")),
+            label=label, python=system))
+    impls += [
         # Not part of `--impl all`: a diagnostic of the virtual-clock loop.
         Impl("cpython-3.11-virtual", py311,
              _cpython(SYSTEM_PYTHON, "--virtual", python=system),

@@ -350,7 +350,8 @@ def test_all_is_every_conformance_implementation():
         "cpython-3.11.3", "cpython-3.11.7", "cpython-3.11.7-pure",
         "cpython-3.12", "cpython-3.12-eager", "cpython-3.13", "cpython-3.13-eager",
         "cpython-3.14", "cpython-3.14-eager", "cpython-3.15", "cpython-3.15-eager",
-        "pyodide-webloop", "micropython"]
+        "pyodide-webloop", "micropython", "gbulb", "uvloop-0.23", "rloop", "bracio",
+        "qasync", "trio-asyncio", "ferro-io"]
     assert "cpython-3.11-virtual" in impls.registry()
 
 

@@ -117,7 +117,8 @@ def test_registry_profiles():
         "cpython-3.11-pure": "asyncio-3.11", "uvloop": "asyncio-3.11",
         "pypy-3.9": "asyncio-3.11", "cpython-3.11-virtual": "asyncio-3.11",
         "cpython-3.11.7": "asyncio-3.11.7", "cpython-3.11.7-pure": "asyncio-3.11.7",
-        "micropython": "asyncio-3.14"}
+        "micropython": "asyncio-3.14", "gbulb": "asyncio-3.11"}
+    claims.update((name, "asyncio-3.11") for name, *_ in impls.VENV_LOOPS)
     claims.update((name, claim) for name, (_, _, claim) in PYODIDE.items())
     assert {name: impl.profile for name, impl in known.items()} == claims
     assert known["model"].runs == profiles.NAMES

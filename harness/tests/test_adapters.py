@@ -99,13 +99,19 @@ def py311():
 NODE_IMPLS = ("cpython-3.14", "cpython-3.14-eager", "pyodide-webloop", "micropython")
 
 
+def started(names):
+    """An adapter per registered id, all loading their runtimes at once."""
+    adapters = {}
+    for name in names:
+        adapters[name] = AdapterProcess(name, impls.registry()[name].argv)
+        adapters[name].start()
+    return adapters
+
+
 @pytest.fixture(scope="module")
 def node_adapters():
     """The Node-based adapters, loading their runtimes at the same time."""
-    adapters = {}
-    for name in NODE_IMPLS:
-        adapters[name] = AdapterProcess(name, impls.registry()[name].argv)
-        adapters[name].start()
+    adapters = started(NODE_IMPLS)
     yield adapters
     for adapter in adapters.values():
         adapter.close()
@@ -348,10 +354,7 @@ VERSIONED = ("cpython-3.11.3", "cpython-3.12", "cpython-3.13", "cpython-3.15",
 @pytest.fixture(scope="module")
 def versioned():
     """An adapter per Pyodide release (one eager), loading at the same time."""
-    adapters = {}
-    for name in VERSIONED:
-        adapters[name] = AdapterProcess(name, impls.registry()[name].argv)
-        adapters[name].start()
+    adapters = started(VERSIONED)
     yield adapters
     for adapter in adapters.values():
         adapter.close()

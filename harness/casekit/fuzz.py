@@ -4,9 +4,11 @@ Three parts:
 
 * a generator of random *valid* case programs (`generate(seed, ...)`),
   reproducible from a seed: tasks, direct and nested awaits, `sleep(0)`,
-  `suspend()`, timers, futures and done callbacks, `call_soon`/`call_later`,
-  a context variable, cancellation with and without messages, `gather`
-  (with `return_exceptions`), `Lock`, `Event`, `Queue` and exceptions.
+  `suspend()`, timers, futures and done callbacks, `call_soon`/`call_later`/
+  `call_at(time() + d, ...)`, a context variable with `copy_context().run`
+  and `call_soon(..., context=)`, cancellation with and without messages,
+  `gather` (with `return_exceptions`), `Lock`, `Event`, `Queue` (or a
+  `LifoQueue`) and exceptions.
   Programs are built as a small tree (`Program`, `Func`, `Stmt`) so that the
   shrinker can remove and simplify statements and functions;
 * the two sides of a comparison: the model, run as
@@ -143,8 +145,9 @@ class Program:
     """Functions (main last); the shared objects and the context variable are
     declared from what the statements use."""
 
-    def __init__(self, funcs):
+    def __init__(self, funcs, ctors=None):
         self.funcs = funcs
+        self.ctors = dict(ctors or {})   # object -> constructor other than OBJECTS's
 
     def func(self, name):
         for f in self.funcs:
@@ -173,7 +176,7 @@ class Program:
             if f.name == "main" and objs:
                 body_lines.append("    global " + ", ".join(objs))
                 for o in objs:
-                    body_lines.append("    %s = %s" % (o, OBJECTS[o][0]))
+                    body_lines.append("    %s = %s" % (o, self.ctors.get(o, OBJECTS[o][0])))
             render_block(f.body, "    ", body_lines)
             if f.name == "main" and objs and not f.body:
                 body_lines.pop()  # the `pass` after the setup lines
@@ -337,6 +340,11 @@ class Generator:
             self.objs.add("mt")     # main's task: workers and callbacks may cancel it
         self.callbacks = []     # (name, role) role: cb (tag) or dcb (future)
         self.tasks = []         # main's task variables: (var, kind)
+        # A LIFO queue hands the items out the other way round; a priority
+        # queue is left out (main puts ints and workers strings).
+        self.ctors = {}
+        if "q" in self.objs and self.f.has("LifoQueue") and self.chance(0.3):
+            self.ctors["q"] = "LifoQueue()"
 
     # -- small helpers
     def label(self, ctx):
@@ -411,7 +419,7 @@ class Generator:
         for k in range(self.n_workers):
             funcs.append(self.worker("w%d" % k, helpers))
         funcs.append(self.main(helpers, ["w%d" % k for k in range(self.n_workers)]))
-        return Program(funcs).normalize()
+        return Program(funcs, self.ctors).normalize()
 
     def callback(self, name, role, helpers=()):
         ctx = _Ctx(name, "callback", [])
@@ -575,6 +583,12 @@ class Generator:
             (0.6 if "cond" in self.objs and not ctx.in_lock else 0, "notify"),
             (0.5 if top and ctx.callees and self.f.has("gather") and self.f.has(".cancelled")
              and not ctx.in_lock else 0, "gather_cancel"),
+            (0.5 if any(k == "cb" for _, k in self.callbacks) and self.f.has("call_at")
+             and self.f.has("time") and self.can_timer(ctx) else 0, "call_at"),
+            (0.5 if any(k == "cb" for _, k in self.callbacks) and self.use_cv
+             and self.f.has("copy_context") else 0, "ctx_run"),
+            (0.4 if any(k == "cb" for _, k in self.callbacks) and self.use_cv
+             and self.f.has("copy_context") and self.f.has("call_soon") else 0, "soon_ctx"),
         ]
         if ctx.role == "worker" and not ctx.in_lock:
             menu += [
@@ -660,6 +674,28 @@ class Generator:
         arg = self.call_arg(ctx)
         soon = [S("call_soon(%s, %s)" % (cb, arg), {cb})] if self.f.has("call_soon") else []
         return S("call_later(%s, %s, %s)" % (self.delay(), cb, arg), {cb}, simpler=soon)
+
+    def s_call_at(self, ctx):
+        self.timers += ctx.loops
+        cb = self.r.choice([n for n, k in self.callbacks if k == "cb"])
+        arg = self.call_arg(ctx)
+        later = S("call_later(%s, %s, %s)" % (self.delay(), cb, arg), {cb})
+        return S("call_at(time() + %s, %s, %s)" % (self.delay(), cb, arg), {cb},
+                 simpler=[later])
+
+    def s_ctx_run(self, ctx):
+        # The callback runs now, in a copy of the current context: its
+        # cv.set() stays in the copy. It may raise Error: caught here.
+        cb = self.r.choice([n for n, k in self.callbacks if k == "cb"])
+        run = S("copy_context().run(%s, %s)" % (cb, self.call_arg(ctx)), {cb})
+        return Stmt([("try:", [run]), ("except Error as e:",
+                                       [self.log(ctx, "str(e)", uses={"e"})])], defines={"e"})
+
+    def s_soon_ctx(self, ctx):
+        cb = self.r.choice([n for n, k in self.callbacks if k == "cb"])
+        arg = self.call_arg(ctx)
+        return S("call_soon(%s, %s, context=copy_context())" % (cb, arg), {cb},
+                 simpler=[S("call_soon(%s, %s)" % (cb, arg), {cb})])
 
     def s_cv(self, ctx):
         if self.chance(0.5):

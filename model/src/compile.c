@@ -71,6 +71,9 @@ typedef struct compiler {
     bool prelude;          /* compiling the prelude: its own namespace */
     const char **fnames;   /* record field names */
     int nfnames;
+    /* Hash indexes of gnames and fnames: name lookups were a linear strcmp
+     * per name use, a fifth of compiling the prelude. */
+    int *gslots, ngslots, *fslots, nfslots;
 } compiler;
 
 static int expr(compiler *C, ls_node *n);
@@ -156,10 +159,45 @@ static int new_slot(compiler *C, const char *name) {
     return f->nlocals++;
 }
 
+/* ---- name indexes: open addressing over an array of names ---- */
+
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    while (*s) h = (h ^ (uint8_t)*s++) * 16777619u;
+    return h;
+}
+
+/* The index of name in names, or -1; slots hold index + 1, 0 is empty. */
+static int index_find(const char **names, const int *slots, int nslots, const char *name) {
+    if (!nslots) return -1;
+    for (uint32_t k = name_hash(name) & (uint32_t)(nslots - 1);; k = (k + 1) & (uint32_t)(nslots - 1)) {
+        int i = slots[k] - 1;
+        if (i < 0) return -1;
+        if (strcmp(names[i], name) == 0) return i;
+    }
+}
+
+/* Records names[n - 1] in the index, growing it to stay at most half full. */
+static void index_add(const char **names, int n, int **slots, int *nslots) {
+    if (2 * n > *nslots) {
+        int cap = *nslots ? *nslots * 2 : 64;
+        while (2 * n > cap) cap *= 2;
+        free(*slots);
+        *slots = ls_xcalloc((size_t)cap, sizeof **slots);
+        *nslots = cap;
+        for (int i = 0; i < n - 1; i++) {
+            uint32_t k = name_hash(names[i]) & (uint32_t)(cap - 1);
+            while ((*slots)[k]) k = (k + 1) & (uint32_t)(cap - 1);
+            (*slots)[k] = i + 1;
+        }
+    }
+    uint32_t k = name_hash(names[n - 1]) & (uint32_t)(*nslots - 1);
+    while ((*slots)[k]) k = (k + 1) & (uint32_t)(*nslots - 1);
+    (*slots)[k] = n;
+}
+
 static int find_global(compiler *C, const char *name) {
-    for (int i = 0; i < C->ngnames; i++)
-        if (strcmp(C->gnames[i], name) == 0) return i;
-    return -1;
+    return index_find(C->gnames, C->gslots, C->ngslots, name);
 }
 
 static int add_global(compiler *C, const char *name) {
@@ -170,6 +208,7 @@ static int add_global(compiler *C, const char *name) {
         C->gnames = ls_xrealloc(C->gnames, (size_t)C->capg * sizeof *C->gnames);
     }
     C->gnames[C->ngnames] = name;
+    index_add(C->gnames, C->ngnames + 1, &C->gslots, &C->ngslots);
     return C->ngnames++;
 }
 
@@ -180,10 +219,11 @@ static const char *pname(compiler *C, const char *name, char *buf, size_t n, boo
 }
 
 static int field_id(compiler *C, const char *name) {
-    for (int i = 0; i < C->nfnames; i++)
-        if (strcmp(C->fnames[i], name) == 0) return i;
+    int i = index_find(C->fnames, C->fslots, C->nfslots, name);
+    if (i >= 0) return i;
     C->fnames = ls_xrealloc(C->fnames, (size_t)(C->nfnames + 1) * sizeof *C->fnames);
     C->fnames[C->nfnames] = ls_arena_strndup(&C->prog->arena, name, strlen(name));
+    index_add(C->fnames, C->nfnames + 1, &C->fslots, &C->nfslots);
     return C->nfnames++;
 }
 
@@ -1162,12 +1202,16 @@ ls_program *ls_compile(const ls_case *c, ls_error *e) {
     prog->nglobals = C.ngnames;
     prog->fieldnames = C.fnames;
     prog->nfields = C.nfnames;
+    free(C.gslots);
+    free(C.fslots);
     return prog;
 fail:
     prog->globalnames = C.gnames;
     prog->nglobals = C.ngnames;
     prog->fieldnames = C.fnames;
     prog->nfields = C.nfnames;
+    free(C.gslots);
+    free(C.fslots);
     ls_program_free(prog);
     return NULL;
 }

@@ -45,6 +45,12 @@ static const char *unsupported_words[] = {
     "assert", NULL,
 };
 
+/* Whether the n characters at s are the word w: the first character
+ * first, since every name is checked against every keyword. */
+static bool is_word(const char *w, const char *s, int n) {
+    return w[0] == s[0] && strncmp(w, s, (size_t)n) == 0 && w[n] == 0;
+}
+
 static int col_of(lexer *L, const char *p) {
     int c = (int)(p - L->line_start) + 1;
     return L->line == L->first_line ? c + L->col0 : c;
@@ -268,13 +274,11 @@ int ls_lex(const char *path, const char *src, size_t len, int line0, int col0,
                 return fail(&L, s, "string prefix '%.1s' is not supported", s);
             ls_tok_kind k = LS_TK_NAME;
             for (size_t i = 0; i < sizeof keywords / sizeof *keywords; i++)
-                if ((int)strlen(keywords[i].word) == n &&
-                    memcmp(keywords[i].word, s, (size_t)n) == 0)
+                if (is_word(keywords[i].word, s, n))
                     k = keywords[i].kind;
             if (k == LS_TK_NAME)
                 for (int i = 0; unsupported_words[i]; i++)
-                    if ((int)strlen(unsupported_words[i]) == n &&
-                        memcmp(unsupported_words[i], s, (size_t)n) == 0) {
+                    if (is_word(unsupported_words[i], s, n)) {
                         char w[32];
                         snprintf(w, sizeof w, "%.*s", n, s);
                         return fail(&L, s, "'%s' is not part of the case language", w);

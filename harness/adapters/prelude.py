@@ -21,7 +21,8 @@ import time
 import types
 
 from protocol import (  # noqa: F401 - the adapters import them from here
-    CaseError, bad_request_line, decode_request, is_eager, request_program)
+    MAX_TRACE_BYTES, MAX_TRACE_LINES, CaseError, bad_request_line, bytes_limit_message,
+    decode_request, is_eager, lines_limit_message, request_program, trace_limits)
 
 
 # Names taken from asyncio when this version has them.
@@ -151,30 +152,10 @@ def shadowed_builtins():
             if name not in allowed and name not in ("__name__", "__doc__")}
 
 
-# Trace limits (ADAPTERS.md, "Limits"): the request's `limits` may lower or
-# raise them; the harness sends its --max-trace-lines/--max-trace-bytes.
-MAX_TRACE_LINES = 100000
-MAX_TRACE_BYTES = 8 * 1024 * 1024
-
-
 class TraceLimit(BaseException):
     """Raised by `log` past a trace limit.  A BaseException, so that
     `except Exception` does not swallow it; a program that catches it with
     a bare `except` gets it again at its next `log`."""
-
-
-def trace_limits(request):
-    """(lines, bytes) from a request's `limits` object, else the defaults."""
-    spec = request.get("limits")
-    if not isinstance(spec, dict):
-        spec = {}
-    lines = spec.get("max_trace_lines", MAX_TRACE_LINES)
-    size = spec.get("max_trace_bytes", MAX_TRACE_BYTES)
-    if not (isinstance(lines, int) and not isinstance(lines, bool) and lines >= 1):
-        raise CaseError("limits.max_trace_lines must be a positive integer")
-    if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
-        raise CaseError("limits.max_trace_bytes must be a positive integer")
-    return lines, size
 
 
 class Trace(list):
@@ -197,18 +178,17 @@ class Trace(list):
 # case builtins (so `log.__globals__` is harmless): what they need from the
 # adapter comes in as arguments of `_helpers` and stays in their closures.
 HELPERS_SOURCE = """
-def _helpers(trace, get_loop, suspend_once, trace_limit, asyncio_names):
+def _helpers(trace, get_loop, suspend_once, trace_limit, asyncio_names,
+             lines_message, bytes_message):
     def log(*values):
         if trace.exceeded:
             raise trace_limit(trace.exceeded)
         line = " ".join([str(v) for v in values])
         trace.size += len(line.encode("utf-8", "replace")) + 1
         if len(trace) >= trace.max_lines:
-            trace.exceeded = ("trace limit of %d lines exceeded (--max-trace-lines)"
-                              % trace.max_lines)
+            trace.exceeded = lines_message(trace.max_lines)
         elif trace.size > trace.max_bytes:
-            trace.exceeded = ("trace limit of %d bytes exceeded (--max-trace-bytes)"
-                              % trace.max_bytes)
+            trace.exceeded = bytes_message(trace.max_bytes)
         if trace.exceeded:
             raise trace_limit(trace.exceeded)
         trace.append(line)
@@ -261,7 +241,7 @@ def _compile_helpers():
 
 
 _make_helpers = _compile_helpers()
-_unavailable = _make_helpers(None, None, None, None, ())["unavailable"]
+_unavailable = _make_helpers(None, None, None, None, (), None, None)["unavailable"]
 
 
 def make_globals(trace):
@@ -286,7 +266,7 @@ def make_globals(trace):
             else:
                 g[name] = getattr(asyncio, name)
     helpers = _make_helpers(trace, asyncio.get_running_loop, suspend, TraceLimit,
-                            functions)
+                            functions, lines_limit_message, bytes_limit_message)
     del helpers["unavailable"]
     g.update(helpers)
     g.update(

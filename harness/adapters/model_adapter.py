@@ -6,7 +6,8 @@ case file (ADAPTERS.md); the adapter runs
 
     loopspec-model run --profile PROFILE PATH
 
-for it and replies with the lines the model printed as the trace.  Exit
+for it (with the request's `limits` as --max-trace-lines, --max-trace-bytes
+and --max-memory) and replies with the lines the model printed as the trace.  Exit
 status 3 (the model cannot finish the run: CPython would wait forever, or
 the step budget ran out) and 2 (a malformed case) become `error` replies
 with the model's message.  Standard library only.
@@ -61,6 +62,33 @@ def parse_args(argv):
 
 
 _traces = {}  # (path, profile, mtime) -> the model's reply to `run`, for bench requests
+TRACE_BEFORE = 50  # trace lines an error reply quotes, at most
+
+
+def model_limits(request):
+    """The model's options for a request's `limits` (ADAPTERS.md): the trace
+    limits as they are, and a memory budget of half the process's cap (the
+    model counts live memory after a collection; the cap counts everything),
+    so that the model's own clear error comes before the cap.  ValueError
+    for a malformed `limits`."""
+    spec = request.get("limits")
+    if spec is None:
+        return []
+    if not isinstance(spec, dict):
+        raise ValueError("limits must be an object")
+    out = []
+    for key, option in (("max_trace_lines", "--max-trace-lines"),
+                        ("max_trace_bytes", "--max-trace-bytes")):
+        value = spec.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError("limits.%s must be a positive integer" % key)
+        out += [option, str(value)]
+    memory = spec.get("max_memory_mib")
+    if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
+        out += ["--max-memory", str(max(16, memory // 2))]
+    return out
 
 
 def bench(model, path, profile):
@@ -124,7 +152,12 @@ def handle(model, request):
             profile, ", ".join(profiles.NAMES))
         return reply
     try:
-        proc = subprocess.run([model, "run", "--profile", profile, path],
+        limits = model_limits(request)
+    except ValueError as exc:
+        reply["error"] = str(exc)
+        return reply
+    try:
+        proc = subprocess.run([model, "run", "--profile", profile] + limits + [path],
                               stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=RUN_LIMIT)
     except OSError as exc:
@@ -144,7 +177,9 @@ def handle(model, request):
             reply["stderr"] = err + "\n"
     elif proc.returncode == 3:
         message = err or "the model could not finish the run (exit 3)"
-        if trace:
+        if trace and "trace limit" not in message:
+            if len(trace) > TRACE_BEFORE:
+                trace = ["[... %d lines]" % (len(trace) - TRACE_BEFORE)] + trace[-TRACE_BEFORE:]
             message += "; trace before: %s" % trace
         reply["error"] = message
     else:

@@ -61,8 +61,15 @@ process.on("uncaughtException", (err) => {
   process.exit(70);
 });
 
-/** What the program printed while the current case ran. */
+/** What the program printed while the current case ran (at most
+ * OUTPUT_LIMIT characters of each). */
 const captured = { stdout: "", stderr: "" };
+const OUTPUT_LIMIT = 65536;
+function capture(stream, text) {
+  if (captured[stream].length < OUTPUT_LIMIT) {
+    captured[stream] += (text + "\n").slice(0, OUTPUT_LIMIT - captured[stream].length);
+  }
+}
 
 /** The package's loader; exits with a hint when it is not installed. */
 async function importLoader() {
@@ -83,8 +90,8 @@ function send(text) {
 async function main() {
   const loadMicroPython = await importLoader();
   const mp = await loadMicroPython({
-    stdout: (text) => { captured.stdout += text + "\n"; },
-    stderr: (text) => { captured.stderr += text + "\n"; },
+    stdout: (text) => capture("stdout", text),
+    stderr: (text) => capture("stderr", text),
   });
   // protocol.py first: the prelude uses its names from the same namespace.
   mp.runPython(readFileSync(join(HERE, "protocol.py"), "utf8"));

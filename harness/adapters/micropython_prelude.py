@@ -81,56 +81,180 @@ def describe(exc):
 _tasks = []
 
 
-def create_task(coro, name=None):
-    t = asyncio.create_task(coro)
-    _tasks.append(t)
-    return t
+# The program's namespace (SECURITY.md).  MicroPython ignores `__builtins__`
+# in exec's globals: it looks names up in the globals, then in the builtins
+# module.  So this namespace (protocol.py's and this file's code) keeps its
+# own reference to every builtin, and the builtins module gets, for every
+# name the case language does not have, a stub that raises NameError when
+# called (MicroPython lets a program override builtins, not delete them).
+# The functions the program can name are made in a namespace of their own
+# (HELPERS_SOURCE), so their `__globals__` hold nothing of this one.
 
+import builtins as _builtins
 
-def suspend():
-    return asyncio.sleep(0)
+CASE_BUILTINS = (
+    "len", "str", "repr", "range", "list", "sorted", "min", "max", "sum", "abs",
+    "int", "isinstance", "issubclass",
+)
+# Kept: the exception types, and what MicroPython runs a def or a class with.
+_KEEP = ("__build_class__", "__name__", "__repl_print__")
 
+_g = globals()
+for _name in dir(_builtins):
+    if _name not in _g:
+        _g[_name] = getattr(_builtins, _name)
 
-async def _sleep_result(delay, result):
-    await asyncio.sleep(delay)
-    return result
+HELPERS_SOURCE = """
+def _helpers(trace, asyncio, tasks, limits_messages, functions, trace_limit):
+    lines_message, bytes_message = limits_messages
+    state = {"lines": 0, "size": 0, "exceeded": None}
 
-
-def sleep(delay, result=None):
-    if result is None:
-        return asyncio.sleep(delay)
-    return _sleep_result(delay, result)
-
-
-def make_globals(trace):
     def log(*values):
-        trace.append(" ".join([str(v) for v in values]))
+        if state["exceeded"]:
+            raise trace_limit(state["exceeded"])
+        line = " ".join([str(v) for v in values])
+        state["size"] += len(line) + 1
+        if len(trace) >= trace_max[0]:
+            state["exceeded"] = lines_message(trace_max[0])
+        elif state["size"] > trace_max[1]:
+            state["exceeded"] = bytes_message(trace_max[1])
+        if state["exceeded"]:
+            raise trace_limit(state["exceeded"])
+        trace.append(line)
+
+    trace_max = [0, 0]
+
+    def create_task(coro, name=None):
+        t = asyncio.create_task(coro)
+        tasks.append(t)
+        return t
+
+    def suspend():
+        return asyncio.sleep(0)
+
+    async def sleep_result(delay, result):
+        await asyncio.sleep(delay)
+        return result
+
+    def sleep(delay, result=None):
+        if result is None:
+            return asyncio.sleep(delay)
+        return sleep_result(delay, result)
+
+    def wrap(fn):
+        def wrapper(*args, **kwargs):
+            return fn(*args, **kwargs)
+        return wrapper
+
+    def unavailable(name):
+        def stub(*args, **kwargs):
+            raise NameError("name '%s' isn't defined" % name)
+        return stub
+
+    out = {"log": log, "create_task": create_task, "suspend": suspend,
+           "sleep": sleep, "unavailable": unavailable, "state": state,
+           "trace_max": trace_max}
+    for name, fn in functions:
+        out[name] = wrap(fn)
+    return out
+"""
+
+
+def _compile_helpers():
+    ns = {"__name__": "__case__"}
+    exec(HELPERS_SOURCE, ns)
+    return ns["_helpers"]
+
+
+_make_helpers = _compile_helpers()
+
+
+class TraceLimit(Exception):
+    """Raised by log() past a trace limit.  An Exception: MicroPython's task
+    loop lets anything else out and stops.  A program that catches it gets
+    it again at its next log(), and the reply is the limit's error."""
+
+
+_unavailable = _make_helpers([], asyncio, [], (None, None), (), TraceLimit)["unavailable"]
+_FUNCTIONS = [(name, getattr(asyncio, name)) for name in ("gather", "wait_for", "current_task")
+              if hasattr(asyncio, name)]
+
+
+# Builtins replaced in the builtins module itself: nothing MicroPython's
+# asyncio calls once the adapter has started.  Every other builtin the case
+# language lacks is shadowed in the program's globals only (asyncio's own
+# code needs hasattr, print, type, ...).
+_SHADOW_MODULE = ("exec", "eval", "compile", "open", "__import__",
+                  "input", "setattr", "delattr", "getattr", "execfile")
+_real_import = __import__
+
+
+def _import(name, *args):
+    """`__import__` once the adapter has started: asyncio's own lazy imports
+    only (a case program has no import; this refuses `import js`, `import
+    os`, which reach the host)."""
+    if name == "asyncio" or name.startswith("asyncio.") or (
+            len(args) >= 4 and args[3] and name in ("core", "funcs", "event", "lock")):
+        return _real_import(name, *args)
+    raise ImportError("import is not part of the case language (refused by the adapter)")
+_SHADOW_GLOBALS = {}
+
+
+def _shadow_builtins():
+    """Install the stubs (at the end of this file)."""
+    keep = set(CASE_BUILTINS) | set(_KEEP)
+    for name in dir(_builtins):
+        if name in keep or name.endswith("Error") or name.endswith("Exception") or \
+                name in ("StopIteration", "GeneratorExit", "KeyboardInterrupt",
+                         "SystemExit", "StopAsyncIteration", "Ellipsis",
+                         "NotImplemented"):
+            continue
+        _SHADOW_GLOBALS[name] = _unavailable(name)
+    for name in _SHADOW_MODULE:
+        try:
+            setattr(_builtins, name, _import if name == "__import__" else _unavailable(name))
+        except (AttributeError, TypeError):
+            pass
+
+
+def make_globals(trace, limits=None):
+    """Fresh globals for one case; `log` appends to the list `trace`; the
+    helpers' `state` says whether a trace limit stopped the run."""
+    helpers = _make_helpers(trace, asyncio, _tasks,
+                            (lines_limit_message, bytes_limit_message), _FUNCTIONS,
+                            TraceLimit)
+    helpers["trace_max"][:] = list(limits or (MAX_TRACE_LINES, MAX_TRACE_BYTES))
+    state = helpers.pop("state")
+    del helpers["trace_max"], helpers["unavailable"]
 
     class Error(Exception):
         pass
 
-    g = {
-        "__name__": "__case__",
-        "log": log, "suspend": suspend, "sleep": sleep,
-        "create_task": create_task, "Error": Error,
+    g = dict(_SHADOW_GLOBALS)
+    g.update({
+        "__name__": "__case__", "Error": Error,
         "CancelledError": asyncio.CancelledError,
         "TimeoutError": asyncio.TimeoutError,
         "RuntimeError": RuntimeError,
-    }
-    for name in ("gather", "wait_for", "Lock", "Event", "current_task"):
+    })
+    g.update(helpers)
+    for name in ("Lock", "Event"):
         if hasattr(asyncio, name):
             g[name] = getattr(asyncio, name)
+    g["__state__"] = state
     return g
 
 
 def prepare(request):
-    """Compile and load one request's program; the globals dict."""
+    """Compile and load one request's program; (globals, trace, state)."""
     program, line, profile, filename = request_program(request)
+    limits = trace_limits(request)
     if is_eager(profile):
         raise CaseError("MicroPython has no eager tasks")
     source = "\n" * (line - 1) + program
     trace = []
-    g = make_globals(trace)
+    g = make_globals(trace, limits)
+    state = g.pop("__state__")
     try:
         code = compile(source, filename, "exec")
     except SyntaxError as exc:
@@ -142,7 +266,7 @@ def prepare(request):
     main = g.get("main")
     if main is None:
         raise CaseError("%s: the program defines no main()" % filename)
-    return g, trace
+    return g, trace, state
 
 
 class _Rounds:
@@ -219,7 +343,8 @@ async def _runner(main, trace, exact_teardown=True):
                 rounds.main_done = rounds.round
 
     ticker = asyncio.create_task(rounds.tick()) if rounds else None
-    task = create_task(main_then_mark())
+    task = asyncio.create_task(main_then_mark())
+    _tasks.append(task)
     uncaught = None
     try:
         await task
@@ -289,11 +414,14 @@ async def answer(text):
     try:
         asyncio.new_event_loop()
         del _tasks[:]
-        g, trace = prepare(request)
+        g, trace, state = prepare(request)
         started = time.ticks_us()
         runner = asyncio.create_task(
             _runner(g["main"], trace, request.get("bench") is not True))
         reply["trace"] = await runner
+        if state["exceeded"]:
+            del reply["trace"]
+            raise CaseError(state["exceeded"])
         if request.get("bench") is True:
             reply["elapsed_ns"] = time.ticks_diff(time.ticks_us(), started) * 1000
     except CaseError as exc:
@@ -302,3 +430,7 @@ async def answer(text):
         reply["error"] = "adapter: " + describe(exc)
     del _tasks[:]
     return json.dumps(reply)
+
+
+# Last: from here on the case programs see only the case language's builtins.
+_shadow_builtins()

@@ -21,7 +21,8 @@ import time
 import types
 
 from protocol import (  # noqa: F401 - the adapters import them from here
-    CaseError, bad_request_line, decode_request, is_eager, request_program)
+    MAX_TRACE_BYTES, MAX_TRACE_LINES, CaseError, bad_request_line, bytes_limit_message,
+    decode_request, is_eager, lines_limit_message, request_program, trace_limits)
 
 
 # Names taken from asyncio when this version has them.
@@ -108,11 +109,170 @@ def features():
     return found
 
 
-def make_globals(trace):
-    """Fresh globals for one case; `log` appends to the list `trace`."""
+# -- the program's namespace (SECURITY.md) --------------------------------------
+#
+# A case program runs with the case language's builtins and nothing else.
+# The model's gate (`loopspec-model ast`) is the boundary: it refuses every
+# `_` attribute and `__` name, so a program the harness sends cannot reach
+# any of what follows.  This is the second line, for a program that reaches
+# an adapter some other way: `__builtins__` holds only what the language
+# documents (no exec, eval, open, __import__, getattr, globals, print, ...),
+# and the functions the program can name are defined in a namespace of
+# their own, so that their `__globals__` hold nothing but these builtins.
 
+# Python's builtins of the case language (cases/README.md, "Builtins") and
+# its exception types; TimeoutError is asyncio's (make_globals).  Python
+# needs nothing else to run the program: no classes (`__build_class__`), no
+# imports (`__import__`).
+CASE_BUILTINS = (
+    "len", "str", "repr", "range", "list", "sorted", "min", "max", "sum", "abs",
+    "int", "isinstance", "issubclass", "type",
+)
+CASE_EXCEPTIONS = (
+    "BaseException", "Exception", "RuntimeError", "RecursionError",
+    "NotImplementedError", "OSError", "TimeoutError", "TypeError", "ValueError",
+    "AttributeError", "ArithmeticError", "ZeroDivisionError", "OverflowError",
+    "LookupError", "IndexError", "KeyError", "NameError", "UnboundLocalError",
+    "BaseExceptionGroup", "ExceptionGroup",
+)
+
+
+def case_builtins():
+    """A fresh `__builtins__` dict: the case language's builtins only."""
+    import builtins
+    return {name: getattr(builtins, name) for name in CASE_BUILTINS + CASE_EXCEPTIONS
+            if hasattr(builtins, name)}
+
+
+def _builtins_honored():
+    """False where exec ignores a `__builtins__` dict in its globals (PyPy
+    looks builtins up in its builtins module whatever the globals say)."""
+    try:
+        exec("open", {"__builtins__": {}})
+    except NameError:
+        return True
+    return False
+
+
+BUILTINS_HONORED = _builtins_honored()
+
+
+def shadowed_builtins():
+    """Where exec ignores `__builtins__`: a global per other builtin, each a
+    stub that raises NameError when called, so that `exec(...)`,
+    `open(...)`, `getattr(...)` find nothing to call."""
+    if BUILTINS_HONORED:
+        return {}
+    import builtins
+    allowed = set(CASE_BUILTINS + CASE_EXCEPTIONS)
+    return {name: _unavailable(name) for name in dir(builtins)
+            if name not in allowed and name not in ("__name__", "__doc__")}
+
+
+class TraceLimit(BaseException):
+    """Raised by `log` past a trace limit.  A BaseException, so that
+    `except Exception` does not swallow it; a program that catches it with
+    a bare `except` gets it again at its next `log`."""
+
+
+class Trace(list):
+    """The trace of one run, with its limits; `exceeded` names the limit
+    that stopped the run, if one did."""
+
+    def __init__(self, limits=(MAX_TRACE_LINES, MAX_TRACE_BYTES)):
+        super().__init__()
+        self.max_lines, self.max_bytes = limits
+        self.size = 0
+        self.exceeded = None
+
+    def check(self):
+        """Raise CaseError when a limit stopped the run."""
+        if self.exceeded:
+            raise CaseError(self.exceeded)
+
+
+# The program-facing helpers, compiled into a namespace that holds only the
+# case builtins (so `log.__globals__` is harmless): what they need from the
+# adapter comes in as arguments of `_helpers` and stays in their closures.
+HELPERS_SOURCE = """
+def _helpers(trace, get_loop, suspend_once, trace_limit, asyncio_names,
+             lines_message, bytes_message):
     def log(*values):
-        trace.append(" ".join(str(v) for v in values))
+        if trace.exceeded:
+            raise trace_limit(trace.exceeded)
+        line = " ".join([str(v) for v in values])
+        trace.size += len(line.encode("utf-8", "replace")) + 1
+        if len(trace) >= trace.max_lines:
+            trace.exceeded = lines_message(trace.max_lines)
+        elif trace.size > trace.max_bytes:
+            trace.exceeded = bytes_message(trace.max_bytes)
+        if trace.exceeded:
+            raise trace_limit(trace.exceeded)
+        trace.append(line)
+
+    def suspend():
+        return suspend_once()
+
+    def call_soon(fn, *args, context=None):
+        return get_loop().call_soon(fn, *args, context=context)
+
+    def call_later(delay, fn, *args, context=None):
+        return get_loop().call_later(delay, fn, *args, context=context)
+
+    def call_at(when, fn, *args, context=None):
+        return get_loop().call_at(when, fn, *args, context=context)
+
+    def time():
+        return get_loop().time()
+
+    def Future():
+        return get_loop().create_future()
+
+    def unavailable(name):
+        def stub(*args, **kwargs):
+            raise NameError("name %r is not defined" % name)
+        stub.__name__ = stub.__qualname__ = name
+        return stub
+
+    def wrap(fn):
+        def wrapper(*args, **kwargs):
+            return fn(*args, **kwargs)
+        return wrapper
+
+    out = {"log": log, "suspend": suspend, "call_soon": call_soon,
+           "call_later": call_later, "call_at": call_at, "time": time,
+           "Future": Future, "unavailable": unavailable}
+    for name, fn in asyncio_names:
+        w = wrap(fn)
+        w.__name__ = w.__qualname__ = name
+        out[name] = w
+    return out
+"""
+
+# asyncio's functions (not its classes and constants) go to the program
+# wrapped, so that `create_task.__globals__` is the helpers' namespace, not
+# asyncio.tasks'.
+ASYNCIO_FUNCTIONS = (
+    "create_task", "ensure_future", "sleep", "gather", "wait", "wait_for",
+    "shield", "timeout", "current_task", "all_tasks", "timeout_at", "as_completed",
+)
+
+
+def _compile_helpers():
+    ns = {"__name__": "__case__", "__builtins__": case_builtins()}
+    exec(compile(HELPERS_SOURCE, "<loopspec builtins>", "exec"), ns)
+    return ns["_helpers"]
+
+
+_make_helpers = _compile_helpers()
+_unavailable = _make_helpers(None, None, None, None, (), None, None)["unavailable"]
+
+
+def make_globals(trace):
+    """Fresh globals for one case; `log` appends to `trace` (a Trace)."""
+    if not isinstance(trace, Trace):
+        plain, trace = trace, Trace()
+        trace.extend(plain)
 
     class Error(Exception):
         """The case's own exception class."""
@@ -120,18 +280,20 @@ def make_globals(trace):
     Error.__module__ = "__case__"
     Error.__qualname__ = "Error"
 
-    g = {"__name__": "__case__", "__builtins__": __builtins__}
+    g = {"__name__": "__case__", "__builtins__": case_builtins()}
+    g.update(shadowed_builtins())
+    functions = []
     for name in ASYNCIO_NAMES:
         if hasattr(asyncio, name):
-            g[name] = getattr(asyncio, name)
+            if name in ASYNCIO_FUNCTIONS:
+                functions.append((name, getattr(asyncio, name)))
+            else:
+                g[name] = getattr(asyncio, name)
+    helpers = _make_helpers(trace, asyncio.get_running_loop, suspend, TraceLimit,
+                            functions, lines_limit_message, bytes_limit_message)
+    del helpers["unavailable"]
+    g.update(helpers)
     g.update(
-        log=log,
-        suspend=suspend,
-        call_soon=call_soon,
-        call_later=call_later,
-        call_at=call_at,
-        time=loop_time,
-        Future=Future,
         ContextVar=contextvars.ContextVar,
         copy_context=contextvars.copy_context,
         Error=Error,
@@ -158,30 +320,103 @@ def case_line(exc, filename):
     return found
 
 
+# The attributes of the case language (cases/README.md, "Methods"): the
+# methods and the three read-only properties.  None starts with '_'.
+CASE_ATTRIBUTES = frozenset((
+    "result", "exception", "done", "cancelled", "cancel", "add_done_callback",
+    "remove_done_callback", "set_result", "set_exception", "cancelling", "uncancel",
+    "get_name", "get", "set", "reset", "append", "pop", "extend", "insert", "remove",
+    "index", "count", "join", "upper", "lower", "startswith", "endswith", "strip",
+    "split", "acquire", "release", "locked", "wait", "is_set", "clear", "notify",
+    "notify_all", "wait_for", "put", "put_nowait", "get_nowait", "qsize", "empty",
+    "full", "task_done", "create_task", "when", "reschedule", "expired", "maxsize",
+    "exceptions", "args", "set_name", "run", "abort", "shutdown", "parties",
+    "n_waiting", "broken",
+))
+
+
+def check_program(tree, filename):
+    """The adapter's own check of a parsed program (SECURITY.md): the rules
+    of the model's gate that keep a program inside the case language's
+    objects.  No import, no class; no name starting with '__'; no attribute
+    the language does not document (so none starting with '_', and no
+    `str.format`, whose fields read attributes).  Raise CaseError."""
+    import ast
+
+    def refuse(node, what):
+        raise CaseError("%s:%s:%s: %s is not part of the case language (refused by "
+                        "the adapter)" % (filename, getattr(node, "lineno", "?"),
+                                          getattr(node, "col_offset", -1) + 1, what))
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            refuse(node, "import")
+        elif isinstance(node, ast.ClassDef):
+            refuse(node, "class")
+        elif isinstance(node, ast.Attribute):
+            # `type(x).__name__`: the one '_' attribute, read on type()'s result.
+            on_type = (node.attr == "__name__" and isinstance(node.value, ast.Call)
+                       and isinstance(node.value.func, ast.Name)
+                       and node.value.func.id == "type")
+            if node.attr not in CASE_ATTRIBUTES and not on_type:
+                refuse(node, "attribute %r" % node.attr)
+        names = ()
+        if isinstance(node, ast.Name):
+            names = (node.id,)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names = (node.name,)
+        elif isinstance(node, ast.arg):
+            names = (node.arg,)
+        elif isinstance(node, ast.keyword):
+            names = (node.arg,) if node.arg else ()
+        elif isinstance(node, ast.ExceptHandler):
+            names = (node.name,) if node.name else ()
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names = tuple(node.names)
+        for name in names:
+            if name.startswith("__"):
+                refuse(node, "name %r" % name)
+
+
 def compile_program(program, line, filename):
-    """Compile `program` so that its line numbers are case-file line numbers."""
+    """Compile `program` so that its line numbers are case-file line numbers,
+    after the adapter's own check (check_program)."""
+    import ast
     source = "\n" * max(0, line - 1) + program
     try:
-        return compile(source, filename, "exec", dont_inherit=True)
+        tree = ast.parse(source, filename, "exec")
     except SyntaxError as exc:
         raise CaseError("%s:%s:%s: %s: %s" % (
             filename, exc.lineno, exc.offset, type(exc).__name__, exc.msg))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise CaseError("%s: cannot parse the program: %s" % (filename, describe(exc)))
+    check_program(tree, filename)
+    try:
+        return compile(tree, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise CaseError("%s:%s:%s: %s: %s" % (
+            filename, exc.lineno, exc.offset, type(exc).__name__, exc.msg))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise CaseError("%s: cannot compile the program: %s" % (filename, describe(exc)))
 
 
-def run_program(code, loop_factory, filename, timing=None, runner=None):
+def run_program(code, loop_factory, filename, timing=None, runner=None, limits=None):
     """Run compiled `code` as `asyncio.run(main())`; return the trace list.
 
     With a dict `timing`, its `elapsed_ns` is set to the time the run took
     on `time.monotonic_ns()`: `asyncio.run` only (loop creation, main(),
-    the teardown), not the compile or the module's top level.
+    the teardown), not the compile or the module's top level.  `limits` is
+    (max lines, max bytes) of the trace; past one, a CaseError naming it.
     """
-    trace = []
+    trace = Trace(limits or (MAX_TRACE_LINES, MAX_TRACE_BYTES))
     g = make_globals(trace)
     try:
         exec(code, g)
     except Exception as exc:
         raise CaseError("%s:%s: at top level: %s" % (
             filename, case_line(exc, filename), describe(exc)))
+    except TraceLimit:
+        trace.check()
     main = g.get("main")
     if main is None:
         raise CaseError("%s: the program defines no main()" % filename)
@@ -195,6 +430,7 @@ def run_program(code, loop_factory, filename, timing=None, runner=None):
         else:
             run(coro, loop_factory, trace)
     except Deadlock as exc:
+        trace.check()
         before = getattr(exc, "before", trace)
         message = "%s: %s; trace before: %s" % (filename, exc, before)
         if len(trace) > len(before):
@@ -205,7 +441,8 @@ def run_program(code, loop_factory, filename, timing=None, runner=None):
     finally:
         if timing is not None:
             timing["elapsed_ns"] = time.monotonic_ns() - started
-    return trace
+    trace.check()
+    return list(trace)
 
 
 # -- timer latency (ADAPTERS.md, "Timer latency") ----------------------------------
@@ -302,15 +539,98 @@ def set_error(reply, exc):
         reply["error"] = "adapter: " + describe(exc)
 
 
+OUTPUT_LIMIT = 65536  # characters of stdout and of stderr kept per reply
+
+
+def _clip(text):
+    if len(text) <= OUTPUT_LIMIT:
+        return text
+    return text[:OUTPUT_LIMIT] + "\n[... %d more characters]\n" % (len(text) - OUTPUT_LIMIT)
+
+
 def finish_reply(reply, timing, out, err):
     """Adds the bench timing and what the program printed to a reply."""
     if timing and "trace" in reply:
         reply["elapsed_ns"] = timing["elapsed_ns"]
     if out:
-        reply["stdout"] = out
+        reply["stdout"] = _clip(out)
     if err:
-        reply["stderr"] = err
+        reply["stderr"] = _clip(err)
     return reply
+
+
+# -- the guard (SECURITY.md) --------------------------------------------------------
+#
+# Once an adapter has started, nothing it runs has any business writing
+# files, starting processes, signalling other processes, opening network
+# connections, loading native code or building code objects by hand.  An
+# audit hook (PEP 578) refuses those events for the rest of the process's
+# life.  It keeps no state a program could flip, and it cannot be removed.
+# It is a tripwire, not a sandbox: CPython raises these events for its own
+# operations only, PyPy raises few of them, and Pyodide's `js` module
+# reaches the host without any.
+
+GUARD_REFUSED = frozenset((
+    "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+    "os.startfile", "subprocess.Popen", "pty.spawn",
+    "os.kill", "os.killpg", "signal.pthread_kill",
+    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link",
+    "os.truncate", "os.chmod", "os.chown", "os.lchown", "os.chflags", "os.lchflags",
+    "os.utime", "os.mkfifo", "os.mknod", "os.setxattr", "os.removexattr",
+    "os.chdir", "os.putenv", "os.unsetenv",
+    "shutil.copyfile", "shutil.copymode", "shutil.copystat", "shutil.copytree",
+    "shutil.move", "shutil.rmtree", "shutil.chown", "shutil.make_archive",
+    "shutil.unpack_archive",
+    "socket.bind", "socket.connect", "socket.sendto", "socket.sendmsg",
+    "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr",
+    "socket.getnameinfo", "socket.gethostname",
+    "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata",
+    "ctypes.cdata/buffer", "ctypes.addressof", "ctypes.call_function",
+    "ctypes.string_at", "ctypes.wstring_at", "ctypes.get_errno", "ctypes.set_errno",
+    "ctypes.seh_exception", "ctypes.PyObj_FromPtr",
+    "code.__new__", "function.__new__", "mmap.__new__",
+    "resource.setrlimit", "resource.prlimit",
+    "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+    "sys.addaudithook", "sys.remote_exec", "cpython.remote_debugger_script",
+    "webbrowser.open", "urllib.Request", "http.client.connect",
+))
+GUARD_MODULES = frozenset((
+    "ctypes", "_ctypes", "cffi", "_posixsubprocess", "subprocess", "multiprocessing",
+    "_multiprocessing", "pty", "mmap", "resource",
+))
+_WRITE_FLAGS = None
+
+
+def _guard(event, args):
+    """The audit hook: refuse the events above; open files for reading only."""
+    if event in GUARD_REFUSED:
+        raise PermissionError("loopspec: %s is not allowed in an adapter" % event)
+    if event == "open":
+        mode, flags = (args[1], args[2]) if len(args) >= 3 else (None, None)
+        if isinstance(flags, int) and flags & _WRITE_FLAGS:
+            raise PermissionError("loopspec: opening a file for writing is not allowed "
+                                  "in an adapter")
+        if isinstance(mode, str) and any(ch in mode for ch in "wax+"):
+            raise PermissionError("loopspec: opening a file for writing is not allowed "
+                                  "in an adapter")
+    elif event == "import" and args and args[0] in GUARD_MODULES:
+        raise PermissionError("loopspec: importing %s is not allowed in an adapter"
+                              % args[0])
+
+
+def install_guard():
+    """Add the audit hook, once per process (where sys.addaudithook exists)."""
+    global _WRITE_FLAGS
+    if _WRITE_FLAGS is not None or not hasattr(sys, "addaudithook"):
+        return False
+    import os
+    _WRITE_FLAGS = (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+                    | getattr(os, "O_EXCL", 0))
+    sys.addaudithook(_guard)
+    return True
+
+
+WARM_UP = "async def main():\n    await sleep(0)\n    await sleep(0.001)\n"
 
 
 class Captured:
@@ -364,12 +684,21 @@ class Server:
         collector's way (gc.freeze), so the collection after each case only
         scans what the case made: it costs microseconds, not milliseconds.
         """
+        # A warm-up run before the guard: a loop's own lazy imports (trio
+        # loads ctypes at its first run) happen now, not inside a case.
+        try:
+            with Captured():
+                run_program(compile_program(WARM_UP, 1, "<warm-up>"), self.base_factory,
+                            "<warm-up>", runner=self.runner)
+        except Exception:   # noqa: BLE001 - the first case will say what is wrong
+            pass
         if hasattr(gc, "freeze"):
             gc.collect()
             gc.freeze()
+        guarded = install_guard() or _WRITE_FLAGS is not None
         info = {"ready": True, "impl": self.impl, "version": self.version,
                 "python": sys.version.split()[0],
-                "eager": self.eager, "features": features()}
+                "eager": self.eager, "features": features(), "guard": guarded}
         info.update(self.extra)
         return info
 
@@ -417,12 +746,13 @@ class Server:
         out = err = ""
         try:
             program, line, profile, filename = request_program(request)
+            limits = trace_limits(request)
             factory = self.loop_factory(self.eager or is_eager(profile))
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:
                     reply["trace"] = run_program(code, factory, filename, timing,
-                                                 self.runner)
+                                                 self.runner, limits)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
         except Exception as exc:

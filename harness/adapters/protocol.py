@@ -66,3 +66,35 @@ def request_program(request):
                         "version: asyncio-3.12, eager-3.13, asyncio-3.11.7)" % (profile,))
     filename = "%s.case" % (request.get("case") or "<case>")
     return program, line, profile, filename
+
+
+# Trace limits (ADAPTERS.md, "Limits"): a request's `limits` object may set
+# them; the harness sends its --max-trace-lines and --max-trace-bytes.
+MAX_TRACE_LINES = 100000
+MAX_TRACE_BYTES = 8 * 1024 * 1024
+
+
+def _positive(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def trace_limits(request):
+    """(max lines, max bytes) of a request's trace, from its `limits`."""
+    spec = request.get("limits")
+    if not isinstance(spec, dict):
+        spec = {}
+    lines = spec.get("max_trace_lines", MAX_TRACE_LINES)
+    size = spec.get("max_trace_bytes", MAX_TRACE_BYTES)
+    if not _positive(lines):
+        raise CaseError("limits.max_trace_lines must be a positive integer")
+    if not _positive(size):
+        raise CaseError("limits.max_trace_bytes must be a positive integer")
+    return lines, size
+
+
+def lines_limit_message(limit):
+    return "trace limit of %d lines exceeded (--max-trace-lines)" % limit
+
+
+def bytes_limit_message(limit):
+    return "trace limit of %d bytes exceeded (--max-trace-bytes)" % limit

@@ -142,10 +142,11 @@ class WebLoopServer(prelude.Server):
                 raise CaseError("Pyodide's WebLoop cannot run eager tasks: with a task "
                                 "factory its create_task calls asyncio.tasks."
                                 "_set_task_name, which Python 3.14 no longer has")
+            limits = prelude.trace_limits(request)
             code = compile_program(program, line, filename)
             with Captured() as cap:
                 try:
-                    reply["trace"] = await run_program(code, filename, timing)
+                    reply["trace"] = await run_program(code, filename, timing, limits)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
         except Exception as exc:
@@ -165,19 +166,22 @@ class WebLoopServer(prelude.Server):
         return reply
 
 
-async def run_program(code, filename, timing=None):
+async def run_program(code, filename, timing=None, limits=None):
     """Run compiled `code` on the running WebLoop; return the trace list.
 
     With a dict `timing`, its `elapsed_ns` is set to the time from creating
     main()'s task to the end of the teardown, on `time.monotonic_ns()`.
+    `limits` is (max lines, max bytes) of the trace, as prelude.run_program's.
     """
-    trace = []
+    trace = prelude.Trace(limits or (prelude.MAX_TRACE_LINES, prelude.MAX_TRACE_BYTES))
     g = make_globals(trace)
     try:
         exec(code, g)
     except Exception as exc:
         raise CaseError("%s:%s: at top level: %s" % (
             filename, prelude.case_line(exc, filename), describe(exc)))
+    except prelude.TraceLimit:
+        trace.check()
     main = g.get("main")
     if main is None:
         raise CaseError("%s: the program defines no main()" % filename)
@@ -204,6 +208,7 @@ async def run_program(code, filename, timing=None):
         # Woken by main's completion like run_until_complete's stop.
         clock.stop_after_this_round()
         await ticker
+        trace.check()
         trace = clock.final
     else:
         # Bench runs: asyncio.run's teardown without its iterations.
@@ -216,6 +221,8 @@ async def run_program(code, filename, timing=None):
         await loop.shutdown_asyncgens()
     if timing is not None:
         timing["elapsed_ns"] = time.monotonic_ns() - started
+    if isinstance(trace, prelude.Trace):
+        trace.check()
     if uncaught is not None:
         trace.append("uncaught " + describe(uncaught))
-    return trace
+    return list(trace)

@@ -20,13 +20,86 @@ import time
 
 STARTUP_TIMEOUT = 120.0
 
+# Resource limits per adapter process (SECURITY.md), on by default; the
+# commands' --max-memory, --max-trace-lines and --max-trace-bytes set them.
+DEFAULT_MAX_MEMORY_MIB = 2048
+DEFAULT_MAX_TRACE_LINES = 100000
+DEFAULT_MAX_TRACE_BYTES = 8 * 1024 * 1024
+OUTPUT_LIMIT = 65536   # characters of stdout and of stderr an adapter sends per reply
+
+
+class Limits:
+    """The limits of one adapter process.
+
+    `memory_mib` caps the process's memory (RLIMIT_AS; RLIMIT_DATA for Node,
+    whose WebAssembly reserves address space it never uses), inherited by
+    its children; 0 means no cap.  `trace_lines` and `trace_bytes` bound
+    one run's trace: each request carries them (`limits`, ADAPTERS.md) and
+    the adapter stops the program past one, with an error naming it; the
+    harness reads no reply line longer than `reply_bytes`, which a trace
+    within the limits cannot reach, and kills an adapter that writes one.
+    """
+
+    def __init__(self, memory_mib=DEFAULT_MAX_MEMORY_MIB,
+                 trace_lines=DEFAULT_MAX_TRACE_LINES, trace_bytes=DEFAULT_MAX_TRACE_BYTES):
+        self.memory_mib = int(memory_mib)
+        self.trace_lines = int(trace_lines)
+        self.trace_bytes = int(trace_bytes)
+
+    @property
+    def reply_bytes(self):
+        """The longest reply line read: the trace's bytes JSON-escaped (at
+        most 6 per byte), 8 per line for quotes and commas, the program's
+        clipped output, and 1 MiB for the rest."""
+        return (6 * self.trace_bytes + 8 * self.trace_lines + 12 * OUTPUT_LIMIT
+                + (1 << 20))
+
+    def request_fields(self):
+        """The request's `limits` object."""
+        return {"max_trace_lines": self.trace_lines, "max_trace_bytes": self.trace_bytes,
+                "max_memory_mib": self.memory_mib}
+
+    def apply(self, pid, argv):
+        """Cap the memory of the started process `pid` (Linux prlimit)."""
+        if not self.memory_mib:
+            return
+        try:
+            import resource
+        except ImportError:  # not a POSIX system
+            return
+        node = os.path.basename(argv[0]).startswith("node")
+        which = resource.RLIMIT_DATA if node else resource.RLIMIT_AS
+        cap = self.memory_mib * 1024 * 1024
+        try:
+            resource.prlimit(pid, which, (cap, cap))
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __repr__(self):
+        return "Limits(%d MiB, %d lines, %d bytes)" % (
+            self.memory_mib, self.trace_lines, self.trace_bytes)
+
+
+LIMITS = Limits()
+
+
+def configure(memory_mib=None, trace_lines=None, trace_bytes=None):
+    """Set the limits every AdapterProcess started from now on gets (the
+    commands' --max-memory, --max-trace-lines, --max-trace-bytes)."""
+    global LIMITS
+    LIMITS = Limits(LIMITS.memory_mib if memory_mib is None else memory_mib,
+                    LIMITS.trace_lines if trace_lines is None else trace_lines,
+                    LIMITS.trace_bytes if trace_bytes is None else trace_bytes)
+    return LIMITS
+
 
 class AdapterFailure(Exception):
     """A request got no usable reply.
 
     `kind` is 'timeout' (no reply in time), 'crash' (the adapter died),
-    'garbage' (a reply that is not a JSON object or answers another request)
-    or 'unavailable' (the adapter cannot start).
+    'garbage' (a reply that is not a JSON object or answers another request),
+    'limit' (a reply line over the limit: the adapter was killed) or
+    'unavailable' (the adapter cannot start).
     """
 
     def __init__(self, kind, message):
@@ -37,10 +110,11 @@ class AdapterFailure(Exception):
 class AdapterProcess:
     """One adapter process, restarted on demand."""
 
-    def __init__(self, name, argv, startup_timeout=STARTUP_TIMEOUT):
+    def __init__(self, name, argv, startup_timeout=STARTUP_TIMEOUT, limits=None):
         self.name = name
         self.argv = list(argv)
         self.startup_timeout = startup_timeout
+        self.limits = limits or LIMITS
         self.proc = None
         self.ready = None
         self.broken = None  # why the adapter cannot start, once it failed to
@@ -66,6 +140,7 @@ class AdapterProcess:
         except OSError as exc:
             self.broken = "cannot start %s: %s" % (self.argv[0], exc)
             return
+        self.limits.apply(self.proc.pid, self.argv)
         self.starts += 1
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -74,7 +149,10 @@ class AdapterProcess:
 
     def _drain_stderr(self, proc):
         """Keep the last lines of stderr so a crash can be explained."""
-        for line in proc.stderr:
+        while True:
+            line = proc.stderr.readline(65536)  # bounded: no line held whole
+            if not line:
+                break
             text = line.decode("utf-8", "replace").rstrip("\n")
             if len(text) > 400:  # e.g. a line of minified JavaScript
                 text = text[:400] + " [...]"
@@ -161,7 +239,8 @@ class AdapterProcess:
         self.ensure_ready()
         self._next_id += 1
         request = {"id": self._next_id, "case": case, "program": program,
-                   "line": line, "profile": profile}
+                   "line": line, "profile": profile,
+                   "limits": self.limits.request_fields()}
         request.update(extra)
         return self._write(request, case)
 
@@ -224,8 +303,19 @@ class AdapterProcess:
         return self.receive(request_id, time.monotonic() + timeout)
 
     def _readline(self, deadline):
-        """One line from stdout by `deadline`; raise AdapterFailure."""
+        """One line from stdout by `deadline`; raise AdapterFailure.
+
+        A line longer than the limits allow kills the adapter (no more of
+        it is read or kept): AdapterFailure('limit')."""
+        limit = self.limits.reply_bytes
         while b"\n" not in self._buf:
+            if len(self._buf) > limit:
+                self._buf = b""
+                self.kill()
+                raise AdapterFailure(
+                    "limit", "reply longer than %d bytes: the trace is over the limit "
+                    "(--max-trace-bytes %d, --max-trace-lines %d); the adapter was killed "
+                    "and restarted" % (limit, self.limits.trace_bytes, self.limits.trace_lines))
             if self.proc is None or self._sel is None:
                 raise AdapterFailure("crash", "the adapter was stopped")
             remaining = max(0.0, deadline - time.monotonic())

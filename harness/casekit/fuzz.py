@@ -1842,6 +1842,8 @@ fuzz   differential fuzzing: generates random valid case programs (tasks,
   --timeout S              seconds per program on the implementation (10)
   --shrink-tests N         runs of both sides per shrink at most (400)
   --jobs N                 threads generating and running the model (CPUs)
+  --max-memory MIB, --max-trace-lines N, --max-trace-bytes N
+                           the adapters' limits, as for run (SECURITY.md)
 
 """
 

@@ -125,13 +125,13 @@ class Worker:
                                   "and restarted" % timeout)
             status = "CRASH" if exc.kind == "crash" else "ERROR"
             return result_for(case, self.impl, self.profile, status, duration_ms=ms,
-                              error=str(exc))
+                              error=_clip(str(exc)))
         ms = round((time.monotonic() - started) * 1000, 1)
         extra = {"stdout": _clip(reply.get("stdout") or ""),
                  "stderr": _clip(reply.get("stderr") or "")}
         if "error" in reply:
             return result_for(case, self.impl, self.profile, "ERROR", duration_ms=ms,
-                              error=str(reply["error"]), **extra)
+                              error=_clip(str(reply["error"])), **extra)
         trace = [str(line) for line in reply.get("trace", [])]
         ok, why = caselib.match(case.expected(self.profile), trace)
         if ok:

@@ -32,14 +32,23 @@ async def main():
     raise Error("boom")
 '''
 
+# A program the gate would refuse, sent straight to the adapter: the
+# adapter refuses it too (SECURITY.md).
 PRINTS = '''\
 import os
 
 async def main():
     print("{\\"id\\": 999}")
-    print("to stderr", file=__import__("sys").stderr)
     os.write(1, b"straight to fd 1\\n")
     log("still fine")
+'''
+
+# print is not a builtin of the case language: a NameError, and nothing
+# reaches the channel.
+PRINT_NAME = '''\
+async def main():
+    log("still fine")
+    print("{\\"id\\": 999}")
 '''
 
 NEVER_RETRIEVED = '''\
@@ -210,9 +219,9 @@ def test_311_top_level_error_names_case_line(py311):
 
 def test_311_output_does_not_corrupt_channel(py311):
     reply = ask(py311, PRINTS)
-    assert reply["trace"] == ["still fine"]
-    assert '{"id": 999}' in reply["stdout"]
-    assert "to stderr" in reply["stderr"]
+    assert "import is not part of the case language" in reply["error"]
+    reply = ask(py311, PRINT_NAME)
+    assert reply["trace"] == ["still fine", "uncaught NameError: name 'print' is not defined"]
     assert ask(py311, BOOM)["trace"][-1] == "uncaught Error: boom"
 
 
@@ -315,8 +324,9 @@ def test_314_syntax_error_then_next_case(py314):
 @needs_node
 def test_314_output_does_not_corrupt_channel(py314):
     reply = ask(py314, PRINTS)
-    assert reply["trace"] == ["still fine"]
-    assert '{"id": 999}' in reply["stdout"]
+    assert "import is not part of the case language" in reply["error"]
+    reply = ask(py314, PRINT_NAME)
+    assert reply["trace"] == ["still fine", "uncaught NameError: name 'print' is not defined"]
     assert ask(py314, BOOM)["trace"][-1] == "uncaught Error: boom"
 
 
@@ -490,8 +500,9 @@ def test_micropython_features_and_traces(micropython):
     assert set(ready["features"]) == set(impls.registry()["micropython"].features)
     assert ask(micropython, FIRST_EXAMPLE)["trace"] == ["await", "create_task"]
     assert ask(micropython, BOOM)["trace"] == ["before", "uncaught Error: boom"]
-    reply = ask(micropython, 'async def main():\n    print("hi")\n    log("x")\n')
-    assert reply["trace"] == ["x"] and reply["stdout"] == "hi\n"
+    reply = ask(micropython, 'async def main():\n    log("x")\n    print("hi")\n')
+    assert reply["trace"] == ["x", "uncaught NameError: name 'print' isn't defined"]
+    assert "stdout" not in reply
     assert "SyntaxError" in ask(micropython, "async def main(:\n    pass\n")["error"]
     assert "eager" in ask(micropython, FIRST_EXAMPLE, profile="eager")["error"]
 

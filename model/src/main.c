@@ -633,7 +633,9 @@ static const char *usage_serve =
     "finish, a budget) and \"exit\", the status `run` would exit with. With \"ast\": true the reply is {\"id\", \"case\", \"ast\"}\n"
     "holding what `ast` prints: the gate, without a process per case; with\n"
     "\"explain\": true the reply adds \"explain\", the events of\n"
-    "`run --explain=json` as an array; \"max_steps\" sets the step budget. Each\n"
+    "`run --explain=json` as an array; \"max_steps\" sets the step budget and\n"
+    "\"limits\" ({\"max_trace_lines\", \"max_trace_bytes\", \"max_memory_mib\"},\n"
+    "the adapter's cap, of which the model takes half) the others. Each\n"
     "request starts from nothing, a program and runtime of its own, under\n"
     "the budgets of `run`. Exit 0 at end of input.\n";
 
@@ -727,6 +729,23 @@ static void serve_one(ls_buf *b, const char *line, size_t n, uint64_t steps) {
         run_result r;
         long long max = 0;
         if (ls_json_int(&req, "max_steps", &max) && max > 0) steps = (uint64_t)max;
+        /* The request's limits (ADAPTERS.md): the trace limits as they are,
+         * and half the adapter's memory cap as the model's budget (the
+         * model counts what is live after a collection, the cap all of it),
+         * so that the model's own message comes before the cap. */
+        size_t saved[3] = {max_trace_lines, max_trace_bytes, max_memory};
+        const ls_json_member *lim = ls_json_get(&req, "limits");
+        ls_json_object lo;
+        lo.n = 0;
+        char lerr[64];
+        if (lim && !lim->str && ls_json_parse(lim->raw, lim->rawlen, &lo, lerr, sizeof lerr) == 0) {
+            long long v;
+            if (ls_json_int(&lo, "max_trace_lines", &v) && v > 0) max_trace_lines = (size_t)v;
+            if (ls_json_int(&lo, "max_trace_bytes", &v) && v > 0) max_trace_bytes = (size_t)v;
+            if (ls_json_int(&lo, "max_memory_mib", &v) && v > 0)
+                max_memory = (size_t)(v / 2 > 16 ? v / 2 : 16) << 20;
+        }
+        ls_json_free(&lo);
         bool explain = ls_json_true(&req, "explain");
         ls_buf ex = {0};
         int st = run_case_x(&c, profile, steps, false, explain ? LS_EXPLAIN_JSON : LS_EXPLAIN_OFF,
@@ -762,6 +781,7 @@ static void serve_one(ls_buf *b, const char *line, size_t n, uint64_t steps) {
             ls_buf_free(&msg);
         }
         result_free(&r);
+        max_trace_lines = saved[0], max_trace_bytes = saved[1], max_memory = saved[2];
         const char *p = c.path;
         ls_case_free(&c);
         if (synthetic) free((char *)p);

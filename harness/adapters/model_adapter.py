@@ -69,33 +69,6 @@ def parse_args(argv):
 
 
 _traces = {}  # (path, profile, mtime) -> the model's reply to `run`, for bench requests
-TRACE_BEFORE = 50  # trace lines an error reply quotes, at most
-
-
-def model_limits(request):
-    """The model's options for a request's `limits` (ADAPTERS.md): the trace
-    limits as they are, and a memory budget of half the process's cap (the
-    model counts live memory after a collection; the cap counts everything),
-    so that the model's own clear error comes before the cap.  ValueError
-    for a malformed `limits`."""
-    spec = request.get("limits")
-    if spec is None:
-        return []
-    if not isinstance(spec, dict):
-        raise ValueError("limits must be an object")
-    out = []
-    for key, option in (("max_trace_lines", "--max-trace-lines"),
-                        ("max_trace_bytes", "--max-trace-bytes")):
-        value = spec.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError("limits.%s must be a positive integer" % key)
-        out += [option, str(value)]
-    memory = spec.get("max_memory_mib")
-    if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
-        out += ["--max-memory", str(max(16, memory // 2))]
-    return out
 
 
 def bench(model, path, profile):

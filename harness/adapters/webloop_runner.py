@@ -175,6 +175,12 @@ async def run_program(code, filename, timing=None, limits=None):
     """
     trace = prelude.Trace(limits or (prelude.MAX_TRACE_LINES, prelude.MAX_TRACE_BYTES))
     g = make_globals(trace)
+    # all_tasks() as the program sees it: without the adapter's own tasks
+    # (the one answering this request, and the clock), which asyncio.run
+    # does not have.
+    adapter_tasks = {asyncio.current_task()}
+    g["all_tasks"] = lambda loop=None: {
+        t for t in asyncio.all_tasks(loop) if t not in adapter_tasks}
     try:
         exec(code, g)
     except Exception as exc:
@@ -193,10 +199,10 @@ async def run_program(code, filename, timing=None, limits=None):
     clock = ticker = None
     if timing is None:
         loop.handles = []
-        clock = _Clock(loop, trace, {runner})
+        clock = _Clock(loop, trace, adapter_tasks)
         # An explicit name takes no number from the Task-N counter.
         ticker = loop.create_task(clock.tick(), name="loopspec-clock")
-        clock.exclude.add(ticker)
+        adapter_tasks.add(ticker)
     started = time.monotonic_ns()
     task = loop.create_task(coro)
     uncaught = None

@@ -118,18 +118,16 @@ def changes_of(model, path, profile):
 
 
 def causes(model, path, older, newer):
-    """The switches that flip between two profiles on this case's runs."""
+    """The version switches this case's runs depended on that flip between
+    the two columns: first present in a release after `older`'s and up to
+    `newer`'s."""
     if not path or not os.path.exists(model):
         return []
-    a, b = changes_of(model, path, older), changes_of(model, path, newer)
-    found = []
-    for name in sorted(set(a) | set(b)):
-        x, y = a.get(name), b.get(name)
-        if x and y and x[0] == y[0]:
-            continue
-        since, why = (y or x)[1], (y or x)[2]
-        found.append((name, since, why))
-    return found
+    seen = changes_of(model, path, older.profile)
+    seen.update(changes_of(model, path, newer.profile))
+    lo, hi = version_key(older.release), version_key(newer.release)
+    return [(name, since, why) for name, (_, since, why) in sorted(seen.items())
+            if lo < version_key(since) <= hi]
 
 
 def case_path(cases_dir, case_id):
@@ -173,7 +171,7 @@ def analyse(conf, model=MODEL, cases_dir=None, with_causes=True):
                 diff = list(difflib.unified_diff(lines_of(ra), lines_of(rb), older.label,
                                                  newer.label, lineterm="", n=2))
                 path = case_path(cases_dir, case) if with_causes else None
-                differ.append((case, diff, causes(model, path, older.profile, newer.profile)))
+                differ.append((case, diff, causes(model, path, older, newer)))
             boundaries.append((older, newer, differ))
     return cols, classes, boundaries
 

@@ -399,7 +399,7 @@ def registry():
                                       python=system),
              "gbulb 0.6.3 (Debian python3-gbulb): asyncio on GLib's main loop, "
              "Debian CPython %s" % system,
-             no_eager, needs=(python, _python_module(
+             feat.for_python(system, "eager"), needs=(python, _python_module(
                  SYSTEM_PYTHON, "gbulb", "install Debian's python3-gbulb (`make deps`)")),
              label="gbulb", python=system),
     ]
@@ -411,7 +411,7 @@ def registry():
             module = {"qasync": "qasync", "trio-asyncio": "trio_asyncio"}[name]
         impls.append(Impl(
             name, py311, _cpython(VENV_PYTHON, option, spec, python=system),
-            "%s on Debian CPython %s" % (about, system), no_eager,
+            "%s on Debian CPython %s" % (about, system), feat.for_python(system, "eager"),
             needs=(venv_python, _python_module(
                 VENV_PYTHON, module, "pinned in harness/requirements.lock: run `make deps`")),
             label=label, python=system))

@@ -94,7 +94,7 @@ import builtins as _builtins
 
 CASE_BUILTINS = (
     "len", "str", "repr", "range", "list", "sorted", "min", "max", "sum", "abs",
-    "int", "isinstance", "issubclass",
+    "int", "isinstance", "issubclass", "type",
 )
 # Kept: the exception types, and what MicroPython runs a def or a class with.
 _KEEP = ("__build_class__", "__name__", "__repl_print__")

@@ -1073,6 +1073,7 @@ static ls_proto *compile_func(compiler *C, ls_node *fn, const char *name, const 
     ls_proto *p = ls_xcalloc(1, sizeof *p);
     p->name = name;
     p->is_async = fn->ival;
+    p->prelude = C->prelude;
     p->nparams = fn->n;
     fstate f = {0};
     f.p = p;
@@ -1121,6 +1122,7 @@ fail:
 static ls_proto *internal_proto(const char *name, int nparams, const uint32_t *code, int n) {
     ls_proto *p = ls_xcalloc(1, sizeof *p);
     p->name = name;
+    p->prelude = true;
     p->is_async = true;
     p->nparams = p->nlocals = nparams;
     p->maxstack = 2;

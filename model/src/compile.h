@@ -97,6 +97,7 @@ struct ls_proto {
     const char *name;
     int nparams, nlocals, maxstack, maxblock;
     bool is_async;
+    bool prelude;             /* the prelude's: no line of the program */
     bool is_gen;              /* has a yield: a generator, or with is_async
                                  an async generator */
     uint32_t *code;

@@ -195,6 +195,19 @@ APIS = [
                    for name in str(label).split(",")) or c.area == "eager"),
     ("`asyncio.run` teardown", "under `teardown/`, or an `uncaught` line expected",
      lambda c: c.area == "teardown" or any(line.startswith("uncaught ") for b in c.blocks.values() for line in b)),
+    ("`class` statements", "`class NAME`", _regex(re.compile(r"^class\s+\w+", re.M))),
+    ("`__await__` (custom awaitables)", "`def __await__`", _regex(re.compile(r"\bdef\s+__await__\b"))),
+    ("`__aenter__`/`__aexit__` (async with)", "`def __aenter__`", _regex(re.compile(r"\bdef\s+__aenter__\b"))),
+    ("`__aiter__`/`__anext__` (async for)", "`def __anext__`", _regex(re.compile(r"\bdef\s+__anext__\b"))),
+    ("async generators", "`yield` in the program, under `asyncgen/`",
+     lambda c: c.area == "asyncgen" and re.search(r"\byield\b", c.program) is not None),
+    ("`async for` and async comprehensions", "`async for`", _regex(re.compile(r"\basync\s+for\b"))),
+    ("`anext`", "`anext(`", _regex(_call("anext"))),
+    ("`agen.asend`", "`.asend`", _regex(_method("asend"))),
+    ("`agen.athrow`", "`.athrow`", _regex(_method("athrow"))),
+    ("`agen.aclose`", "`.aclose`", _regex(_method("aclose"))),
+    ("`loop.shutdown_asyncgens` in `asyncio.run`", "under `asyncgen/`, a generator kept in `keep`",
+     lambda c: c.area == "asyncgen" and "keep.append" in c.program),
 ]
 
 

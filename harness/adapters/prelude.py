@@ -103,6 +103,11 @@ def features():
         found.append("Queue.shutdown")
     if sys.version_info >= (3, 14):
         found.append("eager_start")
+    # The language's constructs: classes (async with, async for and
+    # __await__ on them) and async generators are Python's own.
+    found += ["classes", "custom_awaitables", "async_generators"]
+    if sys.version_info >= (3, 10):
+        found.append("anext")
     found += [name for name in FEATURE_NAMES if hasattr(asyncio, name)]
     found += ["." + name for name in FEATURE_METHODS
               if hasattr(asyncio.Task, name) or hasattr(asyncio.Future, name)]

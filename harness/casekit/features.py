@@ -61,11 +61,20 @@ BUILTINS = {
     "LifoQueue": "LifoQueue",
     "PriorityQueue": "PriorityQueue",
     "QueueShutDown": "Queue.shutdown",
+    "anext": "anext",
+    "aiter": "anext",
 }
+
+# The language's own constructs that are features (found by
+# _construct_features): `class` statements (with async with and async for
+# on their objects), custom awaitables (a class's __await__), and async
+# generators (yield in async def, asend/athrow/aclose).
+CONSTRUCTS = ("classes", "custom_awaitables", "async_generators")
 
 # Methods and keyword arguments that are features of their own, named
 # after what has them (Queue.shutdown is 3.13's; eager_start 3.14's).
-METHOD_FEATURES = {"shutdown": "Queue.shutdown"}
+METHOD_FEATURES = {"shutdown": "Queue.shutdown", "asend": "async_generators",
+                   "athrow": "async_generators", "aclose": "async_generators"}
 KEYWORD_FEATURES = {"eager_start": "eager_start"}
 
 # Future and task methods that are features (`done` and `cancel` are core).
@@ -79,12 +88,12 @@ METHODS = (
 
 # Every feature, in a stable order: what a complete CPython 3.14 has.
 ALL = tuple(HEADER) + tuple(sorted(
-    (set(BUILTINS.values()) | set(METHOD_FEATURES.values()) | set(KEYWORD_FEATURES.values()))
-    - set(HEADER))) + tuple("." + m for m in METHODS)
+    (set(BUILTINS.values()) | set(METHOD_FEATURES.values()) | set(KEYWORD_FEATURES.values())
+     | set(CONSTRUCTS)) - set(HEADER))) + tuple("." + m for m in METHODS)
 
 
 # Features newer than CPython 3.11, with the first version that has them.
-SINCE = {"Queue.shutdown": (3, 13), "eager_start": (3, 14)}
+SINCE = {"Queue.shutdown": (3, 13), "eager_start": (3, 14), "anext": (3, 10)}
 
 
 def for_python(version, *missing):
@@ -154,12 +163,36 @@ def _used(node, names, methods, keywords=None):
             _used(value, names, methods, keywords)
 
 
+def _construct_features(node, out, in_async=False):
+    if isinstance(node, list):
+        for item in node:
+            _construct_features(item, out, in_async)
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("kind")
+    if kind == "class":
+        out.add("classes")
+        for member in node.get("body") or ():
+            if isinstance(member, dict) and member.get("kind") == "def" and member.get("name") == "__await__":
+                out.add("custom_awaitables")
+    if kind == "def":
+        in_async = bool(node.get("async"))
+    if kind == "yield" and in_async:
+        out.add("async_generators")
+    for value in node.values():
+        if isinstance(value, (dict, list)):
+            _construct_features(value, out, in_async)
+
+
 def used_by_program(ast):
     """The features the program (the model's AST) uses, sorted as in ALL."""
     defined, names, methods, keywords = set(), set(), set(), set()
+    _construct_features(ast, defined)
+    constructs, defined = defined, set()
     _defined_names(ast, defined)
     _used(ast, names, methods, keywords)
-    found = {BUILTINS[n] for n in names - defined if n in BUILTINS}
+    found = {BUILTINS[n] for n in names - defined if n in BUILTINS} | constructs
     found.update("." + m for m in methods if m in METHODS)
     found.update(METHOD_FEATURES[m] for m in methods if m in METHOD_FEATURES)
     found.update(KEYWORD_FEATURES[k] for k in keywords if k in KEYWORD_FEATURES)

@@ -74,6 +74,9 @@ void ls_ast_json(ls_buf *b, const ls_node *n) {
         slot[LS_N_IF][2] = slot[LS_N_WHILE][2] = "else";
         slot[LS_N_FOR][0] = "target"; slot[LS_N_FOR][1] = "iter";
         slot[LS_N_FOR][2] = "body"; slot[LS_N_FOR][3] = "else";
+        slot[LS_N_ASYNC_FOR][0] = "target"; slot[LS_N_ASYNC_FOR][1] = "iter";
+        slot[LS_N_ASYNC_FOR][2] = "body"; slot[LS_N_ASYNC_FOR][3] = "else";
+        slot[LS_N_CLASS][0] = "base";
         slot[LS_N_TRY][0] = "body"; slot[LS_N_TRY][1] = "else";
         slot[LS_N_TRY][2] = "finally";
         slot[LS_N_EXCEPT][0] = "type"; slot[LS_N_EXCEPT][1] = "body";
@@ -92,7 +95,9 @@ void ls_ast_json(ls_buf *b, const ls_node *n) {
     case LS_N_INT: ls_buf_printf(b, ",\"value\":%lld", (long long)n->ival); break;
     case LS_N_FLOAT: ls_buf_printf(b, ",\"value\":%.17g", n->dval); break;
     case LS_N_FIELD: ls_buf_printf(b, ",\"repr\":%s", n->ival ? "true" : "false"); break;
-    case LS_N_FUNC: ls_buf_printf(b, ",\"async\":%s", n->ival ? "true" : "false"); break;
+    case LS_N_FUNC: case LS_N_LISTCOMP:
+        ls_buf_printf(b, ",\"async\":%s", n->ival ? "true" : "false");
+        break;
     case LS_N_BINOP: case LS_N_UNARY: case LS_N_COMPARE: case LS_N_AUGASSIGN:
         op_json(b, n);
         break;
@@ -113,8 +118,9 @@ void ls_ast_json(ls_buf *b, const ls_node *n) {
         ls_ast_json(b, n->k[0]);
     }
     if (n->n || n->kind == LS_N_BLOCK || n->kind == LS_N_LIST ||
-        n->kind == LS_N_CALL || n->kind == LS_N_FUNC || n->kind == LS_N_MODULE) {
-        const char *ln = n->kind == LS_N_BLOCK || n->kind == LS_N_MODULE ? "body"
+        n->kind == LS_N_CALL || n->kind == LS_N_FUNC || n->kind == LS_N_MODULE ||
+        n->kind == LS_N_CLASS) {
+        const char *ln = n->kind == LS_N_BLOCK || n->kind == LS_N_MODULE || n->kind == LS_N_CLASS ? "body"
                        : n->kind == LS_N_CALL ? "args"
                        : n->kind == LS_N_FUNC ? "params"
                        : n->kind == LS_N_TRY ? "handlers"

@@ -26,7 +26,8 @@
     X(AWAIT, "await")         /* k0 awaitable */                               \
     X(LIST, "list")           /* list elements */                              \
     X(TUPLE, "tuple")         /* list elements */                              \
-    X(LISTCOMP, "listcomp")   /* k0 element, k1 target, k2 iterable, k3 if */  \
+    X(LISTCOMP, "listcomp")   /* k0 element, k1 target, k2 iterable, k3 if;   \
+                                 ival 1: `async for` */                        \
     X(SUBSCRIPT, "subscript") /* k0 object, k1 index */                        \
     X(BINOP, "binop")         /* op (token), k0, k1 */                         \
     X(UNARY, "unary")         /* op (token), k0 */                             \
@@ -55,6 +56,10 @@
     X(FUNC, "def")            /* str name, ival 1 if async, list PARAMs,       \
                                  k0 body */                                    \
     X(PARAM, "param")         /* str name, k0 default or NULL */               \
+    X(CLASS, "class")         /* str name, k0 base or NULL, list FUNCs and     \
+                                 ASSIGNs (class attributes) */                 \
+    X(YIELD, "yield")         /* k0 value or NULL */                           \
+    X(ASYNC_FOR, "async_for") /* k0 target, k1 iterable, k2 body, k3 else */   \
     X(MODULE, "module")       /* list FUNCs and ASSIGNs */
 
 typedef enum ls_node_kind {

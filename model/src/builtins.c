@@ -158,7 +158,15 @@ static ls_value wrap_handle(ls_vm *vm, ls_handle *h) {
 
 static bool callable(ls_value v) {
     return v.tag == LS_V_FUNC || v.tag == LS_V_BUILTIN || v.tag == LS_V_METHOD ||
-           v.tag == LS_V_EXCTYPE || ls_is(v, LS_O_BOUND) || ls_is(v, LS_O_RECORD);
+           v.tag == LS_V_EXCTYPE || ls_is(v, LS_O_BOUND) || ls_is(v, LS_O_RECORD) ||
+           ls_is(v, LS_O_CLASS);
+}
+
+/* issubclass for case classes: c is d or derives from it. */
+static bool class_derives(ls_class *c, ls_class *d) {
+    for (; c; c = c->base)
+        if (c == d) return true;
+    return false;
 }
 
 /* Items of an iterable for list(), sorted(), min() ... */
@@ -242,7 +250,10 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         ls_buf b = {0};
         for (int i = 0; i < nargs; i++) {
             if (i) ls_buf_putc(&b, ' ');
-            ls_str_of(&b, args[i], false);
+            if (ls_vm_str(vm, &b, args[i], false) < 0) {
+                ls_buf_free(&b);
+                return -1;
+            }
         }
         int rc = ls_vm_log(vm, b.p ? b.p : "", b.len);
         ls_buf_free(&b);
@@ -389,7 +400,10 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
             return 0;
         }
         ls_buf b = {0};
-        ls_str_of(&b, args[0], id == LS_B_REPR);
+        if (ls_vm_str(vm, &b, args[0], id == LS_B_REPR) < 0) {
+            ls_buf_free(&b);
+            return -1;
+        }
         *out = ls_str_new(vm, b.p ? b.p : "", b.len);
         ls_buf_free(&b);
         return 0;
@@ -515,7 +529,11 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         if (kw_done(vm, &k, name) < 0) return -1;
         ls_value t = args[1];
         bool hit = false;
-        if (t.tag == LS_V_EXCTYPE) {
+        if (ls_is(t, LS_O_CLASS)) {
+            ls_class *c = ls_is(args[0], LS_O_INSTANCE) ? ((ls_instance *)args[0].u.o)->cls
+                        : ls_is(args[0], LS_O_EXC) ? ((ls_exc *)args[0].u.o)->cls : NULL;
+            hit = class_derives(c, (ls_class *)t.u.o);
+        } else if (t.tag == LS_V_EXCTYPE) {
             hit = ls_is(args[0], LS_O_EXC) && ls_exc_subclass(((ls_exc *)args[0].u.o)->type, t.aux);
         } else if (t.tag == LS_V_BUILTIN && (t.aux == LS_B_STR || t.aux == LS_B_INT || t.aux == LS_B_LIST)) {
             hit = t.aux == LS_B_STR ? ls_is(args[0], LS_O_STR)
@@ -528,10 +546,33 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
     }
     case LS_B_ISSUBCLASS:
         if (kw_done(vm, &k, name) < 0) return -1;
+        if (ls_is(args[0], LS_O_CLASS) && ls_is(args[1], LS_O_CLASS)) {
+            *out = ls_bool(class_derives((ls_class *)args[0].u.o, (ls_class *)args[1].u.o));
+            return 0;
+        }
+        if (ls_is(args[0], LS_O_CLASS) && args[1].tag == LS_V_EXCTYPE) {
+            uint32_t b = ((ls_class *)args[0].u.o)->exc_base;
+            *out = ls_bool(b != LS_NO_EXC && ls_exc_subclass(b, args[1].aux));
+            return 0;
+        }
+        if (args[0].tag == LS_V_EXCTYPE && ls_is(args[1], LS_O_CLASS)) {
+            *out = ls_bool(false);
+            return 0;
+        }
         if (args[0].tag != LS_V_EXCTYPE || args[1].tag != LS_V_EXCTYPE)
-            return ls_vm_raise(vm, LS_E_TYPE, "issubclass() args must be exception classes");
+            return ls_vm_raise(vm, LS_E_TYPE, "issubclass() args must be classes");
         *out = ls_bool(ls_exc_subclass(args[0].aux, args[1].aux));
         return 0;
+    case LS_B_AITER:
+        if (kw_done(vm, &k, name) < 0) return -1;
+        return ls_vm_call(vm, ls_tagged(LS_V_METHOD, LS_M_AITER), args, 1, out);
+    case LS_B_ANEXT:
+        /* anext(it): it.__anext__(); with a default, an awaitable that
+         * gives the default on StopAsyncIteration (not in the model). */
+        if (kw_done(vm, &k, name) < 0) return -1;
+        if (nargs == 2)
+            return ls_vm_raise(vm, LS_E_TYPE, "anext() with a default is not part of the case language");
+        return ls_vm_call(vm, ls_tagged(LS_V_METHOD, LS_M_ANEXT), args, 1, out);
     case LS_B_NEW: {
         if (!ls_is(args[0], LS_O_STR)) return ls_vm_raise(vm, LS_E_TYPE, "__new() takes a class name");
         const char *cn = ((ls_str *)args[0].u.o)->s;
@@ -890,6 +931,10 @@ int ls_method_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwname
     if (kw_done(vm, &k, ls_method_names[id]) < 0) return -1;
     if (id == LS_M_DUNDER_NAME && self.tag == LS_V_EXCTYPE) {
         *out = ls_str_cstr(vm, ls_exc_name(self.aux));
+        return 0;
+    }
+    if (id == LS_M_DUNDER_NAME && ls_is(self, LS_O_CLASS)) {
+        *out = ls_str_cstr(vm, ((ls_class *)self.u.o)->name);
         return 0;
     }
     if (id == LS_M_DUNDER_NAME && ls_is(self, LS_O_TYPE)) {

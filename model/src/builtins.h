@@ -39,6 +39,8 @@
     X(LOOP_CALL_AT, "call_at", 2, -1)                                          \
     X(COPY_CONTEXT, "copy_context", 0, 0)                                      \
     X(TYPE, "type", 1, 1)                                                      \
+    X(ANEXT, "anext", 1, 2)                                                    \
+    X(AITER, "aiter", 1, 1)                                                    \
     /* the prelude's own: */                                                   \
     X(NEW, "__new", 1, 1)                                                      \
     X(SINCE, "__since", 1, 1)                                                  \
@@ -94,6 +96,11 @@ typedef enum ls_builtin {
     X(SHUTDOWN, "shutdown")                                                    \
     /* protocols: __aenter__, __aexit__, __call__, __iter__ */                 \
     X(AENTER, "aenter") X(AEXIT, "aexit") X(CALL, "call") X(ITER, "iter")     \
+    /* async for and await on a case class's objects: __aiter__, __anext__, \
+     * __await__ */                                                            \
+    X(AITER, "aiter") X(ANEXT, "anext") X(AWAIT, "await")                      \
+    /* async generators */                                                     \
+    X(ASEND, "asend") X(ATHROW, "athrow") X(ACLOSE, "aclose")                  \
     /* read-only properties, read as obj.name: */                              \
     X(MAXSIZE, "maxsize") X(EXCEPTIONS, "exceptions") X(ARGS, "args")          \
     X(PARTIES, "parties") X(N_WAITING, "n_waiting") X(BROKEN, "broken")        \

@@ -58,6 +58,9 @@ typedef struct fstate {
     int retval_slot;
     int last_label;        /* a jump target: no fusing across it */
     bool is_async, is_init;
+    bool is_gen;           /* a `yield` was compiled */
+    bool returns_value;    /* a `return value` was compiled */
+    const char *method;    /* a class's method: its name */
 } fstate;
 
 typedef struct compiler {
@@ -74,10 +77,15 @@ typedef struct compiler {
     /* Hash indexes of gnames and fnames: name lookups were a linear strcmp
      * per name use, a fifth of compiling the prelude. */
     int *gslots, ngslots, *fslots, nfslots;
+    const char **uattrs;   /* attribute names the program's classes define */
+    int nuattrs;
+    int *mprotos;          /* the proto of each class method, in order */
+    int nmprotos, mnext;
 } compiler;
 
 static int expr(compiler *C, ls_node *n);
 static int stmts(compiler *C, ls_node *blk);
+static void setup(compiler *C, int line);
 
 static int fail(compiler *C, ls_node *n, const char *fmt, const char *a) {
     ls_error_at(C->e, C->path, n->line, n->col, fmt, a);
@@ -227,6 +235,32 @@ static int field_id(compiler *C, const char *name) {
     return C->nfnames++;
 }
 
+static bool user_attr(compiler *C, const char *name) {
+    for (int i = 0; i < C->nuattrs; i++)
+        if (strcmp(C->uattrs[i], name) == 0) return true;
+    return false;
+}
+
+static void add_user_attr(compiler *C, const char *name) {
+    if (name[0] == '_' && !(name[1] == '_')) return;   /* a prelude record's field */
+    if (user_attr(C, name)) return;
+    C->uattrs = ls_xrealloc(C->uattrs, (size_t)(C->nuattrs + 1) * sizeof *C->uattrs);
+    C->uattrs[C->nuattrs++] = name;
+}
+
+/* The attribute names a program defines: its classes' members and every
+ * `x.name = ...` target. Reading another name is an error at load time. */
+static void collect_user_attrs(compiler *C, ls_node *n) {
+    if (!n) return;
+    if (n->kind == LS_N_CLASS)
+        for (int i = 0; i < n->n; i++)
+            add_user_attr(C, n->list[i]->kind == LS_N_FUNC ? n->list[i]->str : n->list[i]->k[0]->str);
+    if ((n->kind == LS_N_ASSIGN || n->kind == LS_N_AUGASSIGN) && n->k[0]->kind == LS_N_ATTR)
+        add_user_attr(C, n->k[0]->str);
+    for (int i = 0; i < 4; i++) collect_user_attrs(C, n->k[i]);
+    for (int i = 0; i < n->n; i++) collect_user_attrs(C, n->list[i]);
+}
+
 static bool declared_global(fstate *f, const char *name) {
     for (int i = 0; i < f->nglobals_decl; i++)
         if (strcmp(f->globals_decl[i], name) == 0) return true;
@@ -264,7 +298,7 @@ static int collect_locals(compiler *C, ls_node *n) {
     case LS_N_ASSIGN: case LS_N_AUGASSIGN:
         collect_target(C, n->k[0]);
         return 0;
-    case LS_N_FOR:
+    case LS_N_FOR: case LS_N_ASYNC_FOR:
         collect_target(C, n->k[0]);
         break;
     case LS_N_EXCEPT: case LS_N_WITH:
@@ -279,7 +313,7 @@ static int collect_locals(compiler *C, ls_node *n) {
             if (collect_locals(C, n->list[i]) < 0) return -1;
     if (n->kind == LS_N_BLOCK || n->kind == LS_N_IF || n->kind == LS_N_WHILE ||
         n->kind == LS_N_FOR || n->kind == LS_N_TRY || n->kind == LS_N_EXCEPT ||
-        n->kind == LS_N_WITH)
+        n->kind == LS_N_WITH || n->kind == LS_N_ASYNC_FOR)
         for (int i = 0; i < 4; i++)
             if (n->k[i] && (n->k[i]->kind == LS_N_BLOCK || n->k[i]->kind == LS_N_IF))
                 if (collect_locals(C, n->k[i]) < 0) return -1;
@@ -328,7 +362,7 @@ static int store_target(compiler *C, ls_node *t) {
         if (expr(C, t->k[0]) < 0 || expr(C, t->k[1]) < 0) return -1;
         return emit(C, LS_OP_STORE_SUBSCR, 0, t->line);
     }
-    if (t->kind == LS_N_ATTR && t->str[0] == '_') {
+    if (t->kind == LS_N_ATTR) {   /* a record's field, or a case object's attribute */
         if (expr(C, t->k[0]) < 0) return -1;
         return emit(C, LS_OP_STORE_FIELD, field_id(C, t->str), t->line);
     }
@@ -346,13 +380,14 @@ static int call(compiler *C, ls_node *n) {
         star |= n->list[i]->kind == LS_N_STAR;
         nkw += n->list[i]->kind == LS_N_KWARG;
     }
-    if (callee->kind == LS_N_ATTR) {
-        int m = ls_method_lookup(callee->str);
-        if (m < 0) return fail(C, callee, "unknown method '%s'", callee->str);
+    int m = callee->kind == LS_N_ATTR ? ls_method_lookup(callee->str) : -1;
+    if (callee->kind == LS_N_ATTR && m >= 0) {
         if (expr(C, callee->k[0]) < 0) return -1;
         emit(C, LS_OP_LOAD_METHOD, m, callee->line);
         pushed = 1;   /* the receiver */
-    } else {
+    } else if (callee->kind == LS_N_ATTR && !user_attr(C, callee->str)) {
+        return fail(C, callee, "unknown method '%s'", callee->str);
+    } else {   /* a function, or a method of a case class (a bound method) */
         if (expr(C, callee) < 0) return -1;
     }
     if (star) {
@@ -395,12 +430,57 @@ static int call(compiler *C, ls_node *n) {
     return emit(C, LS_OP_CALL, pushed + nkw, n->line);
 }
 
+/* The head of `async for`: with the async iterator on the stack, awaits
+ * its __anext__() under a handler that ends the loop on StopAsyncIteration.
+ * Leaves the item on the stack above the iterator; *exit_jump is the jump
+ * to patch to the loop's end (the iterator popped). Returns the loop's top. */
+static int anext_head(compiler *C, int line, int *exit_jump) {
+    fstate *f = C->fs;
+    int top = here(C);
+    int setup_pc = emit(C, LS_OP_SETUP_TRY, 0, line);
+    setup(C, line);
+    emit(C, LS_OP_DUP, 0, line);
+    emit(C, LS_OP_LOAD_METHOD, LS_M_ANEXT, line);
+    emit(C, LS_OP_CALL, 1, line);
+    emit(C, LS_OP_AWAIT, 0, line);
+    emit(C, LS_OP_POP_BLOCK, 0, line);
+    f->blockdepth--;
+    int body = emit(C, LS_OP_JUMP, 0, line);
+    /* the handler: [iterator, exception] */
+    patch(C, setup_pc, here(C));
+    emit(C, LS_OP_DUP, 0, line);
+    emit(C, LS_OP_LOAD_EXC, LS_E_STOP_ASYNC_ITERATION, line);
+    emit(C, LS_OP_EXC_MATCH, 0, line);
+    int other = emit(C, LS_OP_JUMP_IF_FALSE, 0, line);
+    emit(C, LS_OP_POP, 0, line);
+    emit(C, LS_OP_POP, 0, line);
+    *exit_jump = emit(C, LS_OP_JUMP, 0, line);
+    patch(C, other, here(C));
+    emit(C, LS_OP_RERAISE, 0, line);
+    patch(C, body, here(C));
+    return top;
+}
+
+/* `async for` and async comprehensions: aiter(x), as Python's GET_AITER. */
+static int aiter_of(compiler *C, ls_node *it, int line) {
+    if (!C->fs->is_async) return fail(C, it, "%s", "'async for' outside an async function");
+    if (expr(C, it) < 0) return -1;
+    emit(C, LS_OP_LOAD_METHOD, LS_M_AITER, line);
+    return emit(C, LS_OP_CALL, 1, line);
+}
+
 static int listcomp(compiler *C, ls_node *n) {
     fstate *f = C->fs;
     emit(C, LS_OP_BUILD_LIST, 0, n->line);
-    if (expr(C, n->k[2]) < 0) return -1;
-    emit(C, LS_OP_GET_ITER, 0, n->line);
-    int top = emit(C, LS_OP_FOR_ITER, 0, n->line);
+    int top, exit_jump = -1;
+    if (n->ival) {
+        if (aiter_of(C, n->k[2], n->line) < 0) return -1;
+        top = anext_head(C, n->line, &exit_jump);
+    } else {
+        if (expr(C, n->k[2]) < 0) return -1;
+        emit(C, LS_OP_GET_ITER, 0, n->line);
+        top = emit(C, LS_OP_FOR_ITER, 0, n->line);
+    }
     /* The loop variables get slots of their own: they do not leak. */
     int nsh = f->nsh;
     ls_node *t = n->k[1];
@@ -426,7 +506,7 @@ static int listcomp(compiler *C, ls_node *n) {
     if (expr(C, n->k[0]) < 0) return -1;
     emit(C, LS_OP_LIST_APPEND, 2, n->line);
     emit(C, LS_OP_JUMP, top, n->line);
-    patch(C, top, here(C));
+    patch(C, n->ival ? exit_jump : top, here(C));
     f->nsh = nsh;
     return 0;
 }
@@ -464,6 +544,10 @@ static int expr(compiler *C, ls_node *n) {
             return emit(C, LS_OP_LOAD_FIELD, field_id(C, n->str), n->line);
         }
         int m = ls_method_lookup(n->str);
+        if (m < 0 && user_attr(C, n->str)) {   /* an attribute of a case object */
+            if (expr(C, n->k[0]) < 0) return -1;
+            return emit(C, LS_OP_LOAD_FIELD, field_id(C, n->str), n->line);
+        }
         if (m < 0) return fail(C, n, "unknown attribute '%s'", n->str);
         if (expr(C, n->k[0]) < 0) return -1;
         if (ls_method_is_property(m)) {   /* a property: read by calling it */
@@ -496,6 +580,23 @@ static int expr(compiler *C, ls_node *n) {
             if (expr(C, n->list[i]) < 0) return -1;
         return emit(C, n->kind == LS_N_LIST ? LS_OP_BUILD_LIST : LS_OP_BUILD_TUPLE, n->n, n->line);
     case LS_N_LISTCOMP: return listcomp(C, n);
+    case LS_N_YIELD: {
+        fstate *f = C->fs;
+        if (f->is_init) return fail(C, n, "%s", "'yield' outside a function");
+        if (!f->is_async && !(f->method && strcmp(f->method, "__await__") == 0))
+            return fail(C, n, "%s",
+                        "'yield' makes an async generator in an 'async def', or the generator of "
+                        "a class's __await__; other generators are not part of the case language");
+        if (!f->is_async && n->k[0])
+            return fail(C, n, "%s", "__await__ may only use a bare 'yield' (one loop iteration)");
+        f->is_gen = true;
+        if (n->k[0]) {
+            if (expr(C, n->k[0]) < 0) return -1;
+        } else {
+            emit(C, LS_OP_NONE, 0, n->line);
+        }
+        return emit(C, LS_OP_YIELD, 0, n->line);
+    }
     case LS_N_SUBSCRIPT:
         if (expr(C, n->k[0]) < 0 || expr(C, n->k[1]) < 0) return -1;
         return emit(C, LS_OP_SUBSCR, 0, n->line);
@@ -784,6 +885,7 @@ static int stmt(compiler *C, ls_node *n) {
         return emit(C, LS_OP_STORE_SUBSCR, 0, n->line);
     case LS_N_RETURN:
         if (f->is_init) return fail(C, n, "%s", "'return' outside a function");
+        if (n->k[0]) f->returns_value = true;
         if (n->k[0]) {
             if (expr(C, n->k[0]) < 0) return -1;
         } else {
@@ -836,6 +938,29 @@ static int stmt(compiler *C, ls_node *n) {
         pop_fb(C);
         ls_node *els = n->k[isfor ? 3 : 2];
         if (els && stmts(C, els) < 0) { free(br); return -1; }
+        for (int i = 0; i < nb; i++) patch(C, br[i], here(C));
+        free(br);
+        return 0;
+    }
+    case LS_N_ASYNC_FOR: {
+        /* it = aiter(x); while True: try: v = await anext(it) except
+         * StopAsyncIteration: break; body */
+        if (aiter_of(C, n->k[1], n->line) < 0) return -1;
+        int exit_jump;
+        int top = anext_head(C, n->line, &exit_jump);
+        if (store_target(C, n->k[0]) < 0) return -1;
+        fblock *b = push_fb(C, n, FB_FOR);
+        if (!b) return -1;
+        b->cont = top;
+        if (stmts(C, n->k[2]) < 0) return -1;
+        emit(C, LS_OP_JUMP, top, n->line);
+        patch(C, exit_jump, here(C));
+        b = &f->fb[f->nfb - 1];
+        int nb = b->nbreaks;
+        int *br = b->breaks;
+        b->breaks = NULL;
+        pop_fb(C);
+        if (n->k[3] && stmts(C, n->k[3]) < 0) { free(br); return -1; }
         for (int i = 0; i < nb; i++) patch(C, br[i], here(C));
         free(br);
         return 0;
@@ -910,6 +1035,7 @@ static int stack_depth(compiler *C, ls_proto *p, int line) {
         case LS_OP_AWAIT_SLEEP: eff = 1 - arg; break;
         case LS_OP_CALL: eff = -arg; break;
         case LS_OP_CALL_EX: eff = -(arg + 1); break;
+        case LS_OP_BUILD_CLASS: eff = -(arg + 2); break;
         default: break;
         }
         if (d + (eff > 0 ? eff : 0) > max) max = d + (eff > 0 ? eff : 0);
@@ -983,15 +1109,17 @@ static void set_frame_size(ls_proto *p) {
                     (size_t)p->maxblock * sizeof(ls_block);
 }
 
-static ls_proto *compile_func(compiler *C, ls_node *fn) {
+static ls_proto *compile_func(compiler *C, ls_node *fn, const char *name, const char *method) {
     ls_proto *p = ls_xcalloc(1, sizeof *p);
-    p->name = fn->str;
+    p->name = name;
     p->is_async = fn->ival;
+    p->prelude = C->prelude;
     p->nparams = fn->n;
     fstate f = {0};
     f.p = p;
     f.is_async = p->is_async;
     f.retval_slot = -1;
+    f.method = method;
     fstate *saved = C->fs;
     C->fs = &f;
     p->defaults = ls_xmalloc((size_t)(fn->n ? fn->n : 1) * sizeof(ls_value));
@@ -1010,6 +1138,11 @@ static ls_proto *compile_func(compiler *C, ls_node *fn) {
         goto fail;
     }
     if (stmts(C, fn->k[0]) < 0) goto fail;
+    p->is_gen = f.is_gen;
+    if (f.is_gen && f.is_async && f.returns_value) {
+        fail(C, fn, "%s", "'return' with value in async generator");
+        goto fail;
+    }
     emit(C, LS_OP_NONE, 0, fn->line);
     emit(C, LS_OP_RETURN, 0, fn->line);
     C->fs = saved;
@@ -1029,6 +1162,7 @@ fail:
 static ls_proto *internal_proto(const char *name, int nparams, const uint32_t *code, int n) {
     ls_proto *p = ls_xcalloc(1, sizeof *p);
     p->name = name;
+    p->prelude = true;
     p->is_async = true;
     p->nparams = p->nlocals = nparams;
     p->maxstack = 2;
@@ -1056,6 +1190,11 @@ static int declare_module(compiler *C, ls_node *m) {
                 fprintf(stderr, "%s:%d:%d: warning: function '%s' shadows a builtin\n", C->path,
                         s->line, s->col, s->str);
             add_global(C, nm);
+        } else if (s->kind == LS_N_CLASS) {
+            if (find_global(C, s->str) >= 0) return fail(C, s, "class '%s' is defined twice", s->str);
+            if (ls_builtin_lookup(s->str) >= 0 || ls_exc_lookup(s->str) >= 0 || ls_prelude_public(s->str))
+                return fail(C, s, "class '%s' would shadow a builtin", s->str);
+            add_global(C, s->str);
         } else if (s->kind == LS_N_ASSIGN) {
             ls_node *t = s->k[0];
             int n = t->kind == LS_N_NAME ? 1 : t->n;
@@ -1069,14 +1208,94 @@ static int declare_module(compiler *C, ls_node *m) {
     return 0;
 }
 
+/* The protocol methods: which must be a plain `def`, which may be either. */
+static int check_method(compiler *C, ls_node *fn) {
+    static const char *const sync_only[] = {"__init__", "__await__", "__aiter__", "__repr__",
+                                            "__str__", NULL};
+    for (int i = 0; sync_only[i]; i++)
+        if (strcmp(fn->str, sync_only[i]) == 0 && fn->ival)
+            return fail(C, fn, "%s must be a plain 'def', not 'async def'", fn->str);
+    if (fn->n == 0) return fail(C, fn, "method '%s' needs a 'self' parameter", fn->str);
+    return 0;
+}
+
+static int compile_methods(compiler *C, ls_node *cls) {
+    ls_program *prog = C->prog;
+    for (int i = 0; i < cls->n; i++) {
+        ls_node *fn = cls->list[i];
+        if (fn->kind != LS_N_FUNC) continue;
+        if (check_method(C, fn) < 0) return -1;
+        char buf[300];
+        snprintf(buf, sizeof buf, "%s.%s", cls->str, fn->str);
+        const char *name = ls_arena_strndup(&prog->arena, buf, strlen(buf));
+        int idx = prog->nprotos;
+        prog->protos[prog->nprotos++] = compile_func(C, fn, name, fn->str);
+        prog->proto_global[idx] = -1;
+        if (C->e->set) return -1;
+        C->mprotos = ls_xrealloc(C->mprotos, (size_t)(C->nmprotos + 1) * sizeof *C->mprotos);
+        C->mprotos[C->nmprotos++] = idx;
+    }
+    return 0;
+}
+
+/* class C(B): members. At module init, in the order of the top level:
+ * the tuple of the members' field ids, the name, the base, the members'
+ * values (functions, and class attributes evaluated now); BUILD_CLASS. */
+static int class_stmt(compiler *C, ls_node *m, ls_node *cls) {
+    if (cls->k[0]) {
+        const char *b = cls->k[0]->str;
+        int x = ls_exc_lookup(b);
+        bool ok = x >= 0 && x != LS_E_GROUP && x != LS_E_BASE_GROUP;
+        for (int i = 0; !ok && i < m->n && m->list[i] != cls; i++)
+            ok = m->list[i]->kind == LS_N_CLASS && strcmp(m->list[i]->str, b) == 0;
+        if (!ok)
+            return fail(C, cls->k[0],
+                        "the base of a class must be a class defined above it or an exception "
+                        "type, not '%s'", b);
+    }
+    ls_list *ids = calloc(1, sizeof *ids);
+    if (!ids) return fail(C, cls, "%s", "out of memory");
+    ids->hdr.kind = LS_O_TUPLE;
+    ids->hdr.flags = LS_OBJ_PERM;
+    ids->v = ls_xmalloc((size_t)(cls->n ? cls->n : 1) * sizeof(ls_value));
+    ids->cap = cls->n;
+    for (int i = 0; i < cls->n; i++) {
+        ls_node *x = cls->list[i];
+        ids->v[ids->n++] = ls_int(field_id(C, x->kind == LS_N_FUNC ? x->str : x->k[0]->str));
+    }
+    emit(C, LS_OP_CONST, add_const(C, ls_obj_val(ids)), cls->line);
+    emit(C, LS_OP_CONST, add_const(C, perm_str(cls->str, (size_t)cls->slen)), cls->line);
+    if (cls->k[0]) {
+        if (load_name(C, cls->k[0]) < 0) return -1;
+    } else {
+        emit(C, LS_OP_NONE, 0, cls->line);
+    }
+    for (int i = 0; i < cls->n; i++) {
+        ls_node *x = cls->list[i];
+        if (x->kind == LS_N_FUNC) {
+            ls_value fn = {LS_V_FUNC, 0, {.i = C->mprotos[C->mnext++]}};
+            emit(C, LS_OP_CONST, add_const(C, fn), x->line);
+        } else if (expr(C, x->k[1]) < 0) {
+            return -1;
+        }
+    }
+    emit(C, LS_OP_BUILD_CLASS, cls->n, cls->line);
+    return store_name(C, &(ls_node){.kind = LS_N_NAME, .line = cls->line, .col = cls->col,
+                                    .str = cls->str, .slen = cls->slen});
+}
+
 static int compile_functions(compiler *C, ls_node *m) {
     ls_program *prog = C->prog;
     char buf[300];
     for (int i = 0; i < m->n; i++) {
         ls_node *s = m->list[i];
+        if (s->kind == LS_N_CLASS) {
+            if (compile_methods(C, s) < 0) return -1;
+            continue;
+        }
         if (s->kind != LS_N_FUNC) continue;
         int idx = prog->nprotos;
-        prog->protos[prog->nprotos++] = compile_func(C, s);
+        prog->protos[prog->nprotos++] = compile_func(C, s, s->str, NULL);
         if (C->e->set) return -1;
         const char *nm = C->prelude ? pname(C, s->str, buf, sizeof buf, false) : s->str;
         prog->proto_global[idx] = find_global(C, nm);
@@ -1089,6 +1308,10 @@ static int compile_bindings(compiler *C, ls_node *m) {
     for (int i = 0; i < m->n; i++) {
         ls_node *s = m->list[i];
         if (s->kind == LS_N_FUNC) continue;
+        if (s->kind == LS_N_CLASS) {
+            if (class_stmt(C, m, s) < 0) return -1;
+            continue;
+        }
         if (s->kind != LS_N_ASSIGN)
             return fail(C, s, "%s", "top level holds only functions and 'NAME = value' bindings");
         if (stmt(C, s) < 0) return -1;
@@ -1146,7 +1369,12 @@ ls_program *ls_compile(const ls_case *c, ls_error *e) {
     if (!pm) goto fail;
     int nfunc = 0;
     for (int i = 0; i < pm->n; i++) nfunc += pm->list[i]->kind == LS_N_FUNC;
-    for (int i = 0; i < m->n; i++) nfunc += m->list[i]->kind == LS_N_FUNC;
+    for (int i = 0; i < m->n; i++) {
+        nfunc += m->list[i]->kind == LS_N_FUNC;
+        if (m->list[i]->kind == LS_N_CLASS)
+            for (int j = 0; j < m->list[i]->n; j++) nfunc += m->list[i]->list[j]->kind == LS_N_FUNC;
+    }
+    collect_user_attrs(&C, m);
     prog->protos = ls_xcalloc((size_t)nfunc + 2, sizeof *prog->protos);
     prog->proto_global = ls_xcalloc((size_t)nfunc + 2, sizeof *prog->proto_global);
 
@@ -1204,6 +1432,25 @@ ls_program *ls_compile(const ls_case *c, ls_error *e) {
     prog->nfields = C.nfnames;
     free(C.gslots);
     free(C.fslots);
+    /* A method called by its id on a case object is looked up by name;
+     * the protocol ids by their dunder names. */
+    for (int k = 0; k < LS_M__COUNT; k++) {
+        const char *nm = k == LS_M_AENTER ? "__aenter__" : k == LS_M_AEXIT ? "__aexit__"
+                       : k == LS_M_AITER ? "__aiter__" : k == LS_M_ANEXT ? "__anext__"
+                       : k == LS_M_AWAIT ? "__await__" : k == LS_M_CALL || k == LS_M_ITER ? NULL
+                       : ls_method_names[k];
+        prog->method_field[k] = -1;
+        for (int i = 0; nm && i < C.nfnames; i++)
+            if (strcmp(C.fnames[i], nm) == 0) prog->method_field[k] = i;
+    }
+    prog->f_init = prog->f_repr = prog->f_str = -1;
+    for (int i = 0; i < C.nfnames; i++) {
+        if (strcmp(C.fnames[i], "__init__") == 0) prog->f_init = i;
+        if (strcmp(C.fnames[i], "__repr__") == 0) prog->f_repr = i;
+        if (strcmp(C.fnames[i], "__str__") == 0) prog->f_str = i;
+    }
+    free(C.uattrs);
+    free(C.mprotos);
     return prog;
 fail:
     prog->globalnames = C.gnames;
@@ -1212,6 +1459,8 @@ fail:
     prog->nfields = C.nfnames;
     free(C.gslots);
     free(C.fslots);
+    free(C.uattrs);
+    free(C.mprotos);
     ls_program_free(prog);
     return NULL;
 }

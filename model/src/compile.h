@@ -6,6 +6,7 @@
 #ifndef LS_COMPILE_H
 #define LS_COMPILE_H
 
+#include "builtins.h"
 #include "case.h"
 #include "value.h"
 
@@ -70,7 +71,12 @@
     X(RERAISE, -1, "pop an exception and raise it again")                      \
     X(RAISE_ACTIVE, 0, "raise: RuntimeError, no exception is being handled")   \
     X(EXC_MATCH, -1, "pop a type (or tuple of types) and an exception; "     \
-                     "push whether the exception is an instance")
+                     "push whether the exception is an instance")              \
+    X(BUILD_CLASS, 0, "pop arg attribute values, the base, the name and the "  \
+                      "tuple of attribute names; push the new class")          \
+    X(YIELD, 0, "pop a value: an async generator hands it to the frame "       \
+                "awaiting it, a generator (__await__) yields it to the task; " \
+                "push what is sent back")
 
 typedef enum ls_opcode {
 #define LS_X(n, eff, doc) LS_OP_##n,
@@ -91,6 +97,9 @@ struct ls_proto {
     const char *name;
     int nparams, nlocals, maxstack, maxblock;
     bool is_async;
+    bool prelude;             /* the prelude's: no line of the program */
+    bool is_gen;              /* has a yield: a generator, or with is_async
+                                 an async generator */
     uint32_t *code;
     int *lines;               /* source line of each instruction */
     int ncode;
@@ -117,6 +126,11 @@ typedef struct ls_program {
     int *methods;
     const char **fieldnames;
     int nfields;
+    /* the field of each method name on a case class's instance (the
+     * protocol ids under their dunder names: aenter is __aenter__), or -1;
+     * and the fields of __init__, __repr__, __str__ */
+    int method_field[LS_M__COUNT];
+    int f_init, f_repr, f_str;
     ls_arena arena;           /* the prelude's syntax tree and names */
 } ls_program;
 

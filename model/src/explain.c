@@ -12,14 +12,33 @@ static const char *why_text[] = {
     [LS_WHY_CALL_LATER] = "call_later", [LS_WHY_SLEEP] = "sleep",
 };
 
+/* The program's line: a prelude function's own lines mean nothing to a
+ * reader, so an event inside one is placed at the program's line that
+ * called it (none, for the prelude's teardown steps). */
 int ls_explain_line(const ls_vm *vm) {
     const ls_frame *f = vm->cur_frame;
+    while (f && f->proto->prelude) f = f->caller;
     if (!f || !f->proto->ncode) return 0;
     return f->proto->lines[f->pc ? f->pc - 1 : 0];
 }
 
+/* A task's coroutine: its function, or for the task gather or
+ * ensure_future wraps around an async generator's aclose() (as
+ * shutdown_asyncgens makes them), that operation. */
+static void coro_label(ls_buf *b, const ls_frame *f) {
+    if (strcmp(f->proto->name, "__await1") == 0 && ls_is(f->slots[0], LS_O_AGENOP)) {
+        const ls_agenop *op = (const ls_agenop *)f->slots[0].u.o;
+        ls_buf_printf(b, "%s() of the async generator %s()",
+                      op->op == LS_AG_SEND ? "asend" : op->op == LS_AG_THROW ? "athrow" : "aclose",
+                      op->gen->frame->proto->name);
+        return;
+    }
+    ls_buf_printf(b, "%s()", f->proto->name);
+}
+
 static int frame_line(const ls_frame *f) {
-    if (!f->proto->ncode) return 0;
+    while (f && f->proto->prelude) f = f->caller;   /* as ls_explain_line */
+    if (!f || !f->proto->ncode) return 0;
     return f->proto->lines[f->pc ? f->pc - 1 : 0];
 }
 
@@ -234,8 +253,9 @@ void ls_explain_create(ls_vm *vm, const ls_task *t, bool eager) {
     if (line) ls_buf_printf(b, "line %d: ", line);
     ls_buf_puts(b, "create_task makes ");
     task_name(b, vm, t->id);
-    ls_buf_printf(b, " for %s()%s\n", t->coro->proto->name,
-                  eager ? ": eager, its first step runs now, inside create_task" : "");
+    ls_buf_puts(b, " for ");
+    coro_label(b, t->coro);
+    ls_buf_printf(b, "%s\n", eager ? ": eager, its first step runs now, inside create_task" : "");
 }
 
 void ls_explain_resume(ls_vm *vm, const ls_task *t, const ls_frame *f, bool throwing) {
@@ -253,8 +273,12 @@ void ls_explain_resume(ls_vm *vm, const ls_task *t, const ls_frame *f, bool thro
     }
     indent(vm, 2);
     task_name(b, vm, t->id);
-    if (start) ls_buf_printf(b, " starts %s()", f->proto->name);
-    else ls_buf_printf(b, " resumes %s() at line %d", f->proto->name, frame_line(f));
+    if (start) {
+        ls_buf_puts(b, " starts ");
+        coro_label(b, f);
+    }
+    else if (frame_line(f)) ls_buf_printf(b, " resumes %s() at line %d", f->proto->name, frame_line(f));
+    else ls_buf_printf(b, " resumes %s()", f->proto->name);
     ls_buf_puts(b, throwing ? ", throwing CancelledError in\n" : "\n");
 }
 
@@ -282,7 +306,7 @@ void ls_explain_suspend(ls_vm *vm, const ls_task *t, const ls_frame *f, ls_value
         json_close(b);
     } else {
         indent(vm, 2);
-        ls_buf_printf(b, "line %d: ", frame_line(f));
+        if (frame_line(f)) ls_buf_printf(b, "line %d: ", frame_line(f));
         task_name(b, vm, t->id);
         ls_buf_printf(b, " %s\n", ls_buf_cstr(&what));
     }

@@ -37,11 +37,12 @@ static const struct { const char *word; ls_tok_kind kind; } keywords[] = {
     {"with", LS_TK_WITH}, {"global", LS_TK_GLOBAL}, {"not", LS_TK_NOT},
     {"and", LS_TK_AND}, {"or", LS_TK_OR}, {"is", LS_TK_IS},
     {"None", LS_TK_NONE}, {"True", LS_TK_TRUE}, {"False", LS_TK_FALSE},
+    {"class", LS_TK_CLASS}, {"yield", LS_TK_YIELD},
 };
 
 /* Python keywords the case language leaves out: a clear error, not a name. */
 static const char *unsupported_words[] = {
-    "lambda", "class", "import", "from", "yield", "del", "nonlocal",
+    "lambda", "import", "from", "del", "nonlocal",
     "assert", NULL,
 };
 

@@ -27,7 +27,8 @@
     X(EXCEPT, "'except'") X(FINALLY, "'finally'") X(RAISE, "'raise'")          \
     X(AS, "'as'") X(WITH, "'with'") X(GLOBAL, "'global'") X(NOT, "'not'")      \
     X(AND, "'and'") X(OR, "'or'") X(IS, "'is'") X(NONE, "'None'")              \
-    X(TRUE, "'True'") X(FALSE, "'False'")
+    X(TRUE, "'True'") X(FALSE, "'False'") X(CLASS, "'class'")           \
+    X(YIELD, "'yield'")
 
 typedef enum ls_tok_kind {
 #define LS_X(n, d) LS_TK_##n,

@@ -427,8 +427,9 @@ int ls_all_tasks(ls_vm *vm, ls_value *out) {
 }
 
 static ls_frame *as_coroutine(ls_vm *vm, ls_value coro) {
-    if (ls_is(coro, LS_O_FRAME)) return (ls_frame *)coro.u.o;
-    if (ls_is(coro, LS_O_SLEEP) || ls_is(coro, LS_O_SUSPEND)) {
+    if (ls_is(coro, LS_O_FRAME) && ((ls_frame *)coro.u.o)->proto->is_async) return (ls_frame *)coro.u.o;
+    if (ls_is(coro, LS_O_SLEEP) || ls_is(coro, LS_O_SUSPEND) ||
+        (vm->wrapping && (ls_is(coro, LS_O_AGENOP) || ls_is(coro, LS_O_INSTANCE)))) {
         ls_frame *f = ls_frame_new(vm, vm->prog->protos[vm->prog->await1]);
         f->slots[0] = coro;
         return f;
@@ -508,7 +509,8 @@ int ls_ensure_future(ls_vm *vm, ls_value aw, ls_value *out) {
         *out = aw;
         return 0;
     }
-    if (ls_is(aw, LS_O_FRAME) || ls_is(aw, LS_O_SLEEP) || ls_is(aw, LS_O_SUSPEND)) {
+    if (ls_is(aw, LS_O_FRAME) || ls_is(aw, LS_O_SLEEP) || ls_is(aw, LS_O_SUSPEND) ||
+        ls_is(aw, LS_O_AGENOP) || ls_is(aw, LS_O_INSTANCE)) {
         vm->wrapping = true;   /* _wrap_awaitable */
         int rc = ls_task_create(vm, aw, out);
         vm->wrapping = false;
@@ -778,6 +780,29 @@ static int run_noop(ls_vm *vm, const char *what) {
     return ls_loop_run_until_complete(vm, &t->f);
 }
 
+/* shutdown_asyncgens(): the prelude's, when the loop's firstiter hook saw
+ * async generators; else a task that finishes in its first step. */
+static int run_shutdown_asyncgens(ls_vm *vm) {
+    ls_list *gens = vm->asyncgens;
+    int g = -1;
+    for (int i = 0; i < vm->prog->nglobals; i++)
+        if (strcmp(vm->prog->globalnames[i], "__p_shutdown_asyncgens") == 0) g = i;
+    if (!gens || !gens->n || g < 0 || vm->globals[g].tag != LS_V_FUNC)
+        return run_noop(vm, "asyncio.run: shutdown_asyncgens()");
+    char what[120];
+    snprintf(what, sizeof what, "asyncio.run: shutdown_asyncgens() closes %d async generator%s", gens->n,
+             gens->n == 1 ? "" : "s");
+    ls_explain_phase(vm, what);
+    vm->asyncgens = NULL;   /* the WeakSet copied and cleared */
+    ls_frame *f = ls_frame_new(vm, vm->prog->protos[vm->globals[g].u.i]);
+    f->slots[0] = ls_obj_val(gens);
+    ls_task *t = task_new(vm, f, ls_ctx_copy(vm, vm->ctx));
+    ls_explain_origin(vm, ls_call_soon(vm, LS_H_STEP, ls_obj_val(t), ls_none(), t->ctx),
+                      LS_WHY_RUNNER, NULL);
+    register_task(vm, t);
+    return ls_loop_run_until_complete(vm, &t->f);
+}
+
 int ls_run_main(ls_vm *vm) {
     ls_loop *L = &vm->loop;
     ls_frame *f = ls_frame_new(vm, vm->prog->protos[vm->prog->main]);
@@ -802,8 +827,11 @@ int ls_run_main(ls_vm *vm) {
         if (ls_future_result(vm, &t->f, &v) < 0) {
             ls_exc *e = vm->exc;
             vm->exc = NULL;
-            ls_buf_printf(&uncaught, "uncaught %s: ", ls_exc_name(e->type));
-            ls_str_of(&uncaught, ls_obj_val(e), false);
+            ls_buf_printf(&uncaught, "uncaught %s: ", ls_type_name(ls_obj_val(e)));
+            if (ls_vm_str(vm, &uncaught, ls_obj_val(e), false) < 0) {
+                vm->exc = NULL;   /* a failing __str__: traceback prints <exception str() failed> */
+                ls_buf_puts(&uncaught, "<exception str() failed>");
+            }
         }
     }
 
@@ -829,7 +857,7 @@ int ls_run_main(ls_vm *vm) {
     }
     /* shutdown_asyncgens() and shutdown_default_executor(): each a task
      * that finishes in its first step. */
-    if (rc == 0) rc = run_noop(vm, "asyncio.run: shutdown_asyncgens()");
+    if (rc == 0) rc = run_shutdown_asyncgens(vm);
     if (rc == 0) rc = run_noop(vm, "asyncio.run: shutdown_default_executor()");
     if (rc == 0 && uncaught.len && ls_vm_log(vm, uncaught.p, uncaught.len) < 0) rc = -1;
     ls_buf_free(&uncaught);

@@ -189,9 +189,12 @@ static ls_node *fstring(parser *p, ls_token *t) {
 /* ---- expressions ---- */
 
 static ls_node *list_tail(parser *p, ls_node *first, ls_token *open) {
-    /* [first for x in it if c] or [first, ...] */
+    /* [first for x in it if c], [first async for x in it if c] or [first, ...] */
+    bool is_async = at(p, LS_TK_ASYNC) && peek2(p)->kind == LS_TK_FOR;
+    if (is_async) next(p);
     if (accept(p, LS_TK_FOR)) {
         ls_node *c = node(p, LS_N_LISTCOMP, open);
+        c->ival = is_async;
         c->k[0] = first;
         ls_token *t = peek(p);
         ls_node *tg = node(p, LS_N_NAME, t);
@@ -219,7 +222,7 @@ static ls_node *list_tail(parser *p, ls_node *first, ls_token *open) {
         if (accept(p, LS_TK_IF)) {
             if (!(c->k[3] = or_test(p))) return NULL;
         }
-        if (at(p, LS_TK_FOR))
+        if (at(p, LS_TK_FOR) || at(p, LS_TK_ASYNC))
             return err_at(p, peek(p), "%s", "nested comprehensions are not supported");
         if (!expect(p, LS_TK_RBRACK)) return NULL;
         return c;
@@ -546,8 +549,10 @@ static ls_node *expr(parser *p) {
 
 /* ---- statements ---- */
 
+/* An attribute target: a prelude record's field (`self._x`), or an
+ * attribute of a case class's instance (`self.x`). */
 static bool is_field(ls_node *n) {
-    return n->kind == LS_N_ATTR && n->str[0] == '_';
+    return n->kind == LS_N_ATTR;
 }
 
 static bool is_target(ls_node *n) {
@@ -564,6 +569,15 @@ static ls_node *end_simple(parser *p, ls_node *n) {
     if (at(p, LS_TK_SEMI)) return n;   /* the caller continues the line */
     if (!at(p, LS_TK_NEWLINE) && !at(p, LS_TK_EOF)) return unexpected(p, "end of line");
     accept(p, LS_TK_NEWLINE);
+    return n;
+}
+
+/* `yield [value]`: a statement, or the right side of an assignment. */
+static ls_node *yield_expr(parser *p) {
+    ls_token *t = next(p);
+    ls_node *n = node(p, LS_N_YIELD, t);
+    if (!at(p, LS_TK_NEWLINE) && !at(p, LS_TK_SEMI) && !at(p, LS_TK_EOF))
+        if (!(n->k[0] = expr(p))) return NULL;
     return n;
 }
 
@@ -601,6 +615,9 @@ static ls_node *small_stmt(parser *p) {
             ls_node_add(p->a, n, x);
         } while (accept(p, LS_TK_COMMA));
         return n;
+    case LS_TK_YIELD:
+        n = node(p, LS_N_EXPR, t);
+        return (n->k[0] = yield_expr(p)) ? n : NULL;
     default: break;
     }
     ls_node *e = expr(p);
@@ -612,7 +629,7 @@ static ls_node *small_stmt(parser *p) {
             return err_at(p, op, "%s", "cannot assign to this expression");
         n = node(p, LS_N_ASSIGN, op);
         n->k[0] = e;
-        if (!(n->k[1] = expr(p))) return NULL;
+        if (!(n->k[1] = at(p, LS_TK_YIELD) ? yield_expr(p) : expr(p))) return NULL;
         if (at(p, LS_TK_ASSIGN))
             return err_at(p, peek(p), "%s", "chained assignment is not supported");
         return n;
@@ -759,8 +776,16 @@ static ls_node *compound(parser *p, ls_token *t) {
             if (!(n->k[1] = block(p))) return NULL;
             return n;
         }
-        if (u->kind == LS_TK_FOR)
-            return err_at(p, u, "%s", "'async for' is not supported");
+        if (u->kind == LS_TK_FOR) {
+            next(p);
+            n = node(p, LS_N_ASYNC_FOR, t);
+            if (!(n->k[0] = name_target(p))) return NULL;
+            if (!expect(p, LS_TK_IN)) return NULL;
+            if (!(n->k[1] = expr(p))) return NULL;
+            if (!(n->k[2] = block(p))) return NULL;
+            if (accept(p, LS_TK_ELSE) && !(n->k[3] = block(p))) return NULL;
+            return n;
+        }
         if (u->kind == LS_TK_DEF)
             return err_at(p, u, "%s", "functions are top-level only: no nested 'def'");
         return unexpected(p, "'with' after 'async'");
@@ -769,6 +794,8 @@ static ls_node *compound(parser *p, ls_token *t) {
         return err_at(p, t, "%s", "plain 'with' is not supported; use 'async with'");
     case LS_TK_DEF:
         return err_at(p, t, "%s", "functions are top-level only: no nested 'def'");
+    case LS_TK_CLASS:
+        return err_at(p, t, "%s", "classes are top-level only: no nested 'class'");
     default:
         return NULL;
     }
@@ -778,7 +805,7 @@ static ls_node *stmt_into(parser *p, ls_node *blk) {
     ls_token *t = peek(p);
     switch (t->kind) {
     case LS_TK_IF: case LS_TK_WHILE: case LS_TK_FOR: case LS_TK_TRY:
-    case LS_TK_ASYNC: case LS_TK_WITH: case LS_TK_DEF: {
+    case LS_TK_ASYNC: case LS_TK_WITH: case LS_TK_DEF: case LS_TK_CLASS: {
         ls_node *n = compound(p, t);
         if (!n) return NULL;
         ls_node_add(p->a, blk, n);
@@ -845,6 +872,68 @@ static ls_node *funcdef(parser *p, ls_token *t, bool is_async) {
     return f;
 }
 
+/* class NAME [(BASE)]: members, each a def, an async def, a
+ * `NAME = value` class attribute or pass. */
+static ls_node *classdef(parser *p, ls_token *t) {
+    ls_token *nm = expect(p, LS_TK_NAME);
+    if (!nm) return NULL;
+    ls_node *c = node(p, LS_N_CLASS, t);
+    c->str = astr(p, nm->str, nm->slen);
+    c->slen = nm->slen;
+    if (accept(p, LS_TK_LPAR)) {
+        if (!at(p, LS_TK_RPAR)) {
+            ls_token *b = expect(p, LS_TK_NAME);
+            if (!b) return NULL;
+            ls_node *base = node(p, LS_N_NAME, b);
+            base->str = astr(p, b->str, b->slen);
+            base->slen = b->slen;
+            c->k[0] = base;
+            if (at(p, LS_TK_COMMA) || at(p, LS_TK_ASSIGN))
+                return err_at(p, peek(p), "%s", "a class has one base at most, and no keywords");
+        }
+        if (!expect(p, LS_TK_RPAR)) return NULL;
+    }
+    if (!expect(p, LS_TK_COLON)) return NULL;
+    if (!accept(p, LS_TK_NEWLINE)) {   /* class E(Exception): pass */
+        if (!expect(p, LS_TK_PASS)) return NULL;
+        return end_simple(p, c);
+    }
+    if (!at(p, LS_TK_INDENT)) return unexpected(p, "an indented block");
+    next(p);
+    while (!at(p, LS_TK_DEDENT) && !at(p, LS_TK_EOF)) {
+        ls_token *u = peek(p);
+        ls_node *m = NULL;
+        if (u->kind == LS_TK_ASYNC && peek2(p)->kind == LS_TK_DEF) {
+            next(p);
+            next(p);
+            m = funcdef(p, u, true);
+        } else if (u->kind == LS_TK_DEF) {
+            next(p);
+            m = funcdef(p, u, false);
+        } else if (u->kind == LS_TK_PASS) {
+            next(p);
+            if (!end_simple(p, c)) return NULL;
+            continue;
+        } else if (u->kind == LS_TK_NAME && peek2(p)->kind == LS_TK_ASSIGN) {
+            ls_node *blk = node(p, LS_N_BLOCK, u);
+            if (!simple_stmts(p, blk)) return NULL;
+            for (int i = 0; i < blk->n; i++) {
+                ls_node *a = blk->list[i];
+                if (a->kind != LS_N_ASSIGN || a->k[0]->kind != LS_N_NAME)
+                    return err_at(p, u, "%s", "a class body holds only methods, 'NAME = value' and pass");
+                ls_node_add(p->a, c, a);
+            }
+            continue;
+        } else {
+            return err_at(p, u, "%s", "a class body holds only methods, 'NAME = value' and pass");
+        }
+        if (!m) return NULL;
+        ls_node_add(p->a, c, m);
+    }
+    accept(p, LS_TK_DEDENT);
+    return c;
+}
+
 ls_node *ls_parse_program(const char *path, const char *src, size_t len,
                           int line0, ls_arena *a, ls_error *e) {
     parser p = {0};
@@ -866,6 +955,9 @@ ls_node *ls_parse_program(const char *path, const char *src, size_t len,
         } else if (t->kind == LS_TK_DEF) {
             next(&p);
             n = funcdef(&p, t, false);
+        } else if (t->kind == LS_TK_CLASS) {
+            next(&p);
+            n = classdef(&p, t);
         } else if (t->kind == LS_TK_NAME && peek2(&p)->kind == LS_TK_ASSIGN) {
             ls_node *blk = ls_node_new(a, LS_N_BLOCK, t->line, t->col);
             if (simple_stmts(&p, blk)) {
@@ -875,7 +967,7 @@ ls_node *ls_parse_program(const char *path, const char *src, size_t len,
         } else if (t->kind == LS_TK_INDENT) {
             err_at(&p, t, "%s", "unexpected indent");
         } else {
-            err_at(&p, t, "%s", "top level holds only 'def', 'async def' and 'NAME = value' bindings");
+            err_at(&p, t, "%s", "top level holds only 'def', 'async def', 'class' and 'NAME = value' bindings");
         }
         if (!n) break;
         ls_node_add(a, m, n);

@@ -28,6 +28,26 @@ static const char *const obj_names[] = {
 #undef LS_X
 };
 
+ls_value *ls_fields_find(const ls_fields *fs, uint32_t id) {
+    for (int i = 0; i < fs->n; i++)
+        if (fs->f[i].id == id) return &fs->f[i].v;
+    return NULL;
+}
+
+void ls_fields_set(ls_fields *fs, uint32_t id, ls_value v) {
+    ls_value *old = ls_fields_find(fs, id);
+    if (old) {
+        *old = v;
+        return;
+    }
+    if (fs->n == fs->cap) {
+        fs->cap = fs->cap ? fs->cap * 2 : 4;
+        fs->f = ls_xrealloc(fs->f, (size_t)fs->cap * sizeof *fs->f);
+    }
+    fs->f[fs->n].id = id;
+    fs->f[fs->n++].v = v;
+}
+
 const char *ls_exc_name(uint32_t type) { return type < LS_E__COUNT ? exc_names[type] : "?"; }
 
 bool ls_exc_subclass(uint32_t type, uint32_t parent) {
@@ -124,8 +144,17 @@ const char *ls_type_name(ls_value v) {
     case LS_V_METHOD: return "method";
     case LS_V_EXCTYPE: return "type";
     case LS_V_OBJ:
-        if (v.u.o->kind == LS_O_EXC) return ls_exc_name(((ls_exc *)v.u.o)->type);
+        if (v.u.o->kind == LS_O_EXC) {
+            ls_exc *e = (ls_exc *)v.u.o;
+            return e->cls ? e->cls->name : ls_exc_name(e->type);
+        }
         if (v.u.o->kind == LS_O_RECORD) return ((ls_record *)v.u.o)->clsname;
+        if (v.u.o->kind == LS_O_INSTANCE) return ((ls_instance *)v.u.o)->cls->name;
+        if (v.u.o->kind == LS_O_FRAME && !((ls_frame *)v.u.o)->proto->is_async) return "generator";
+        if (v.u.o->kind == LS_O_AGENOP) {
+            int op = ((ls_agenop *)v.u.o)->op;
+            return op == LS_AG_SEND ? "async_generator_asend" : "async_generator_athrow";
+        }
         return obj_names[v.u.o->kind];
     default: return "unbound";
     }
@@ -150,8 +179,11 @@ ls_value ls_type_named(const char *name) {
 }
 
 ls_value ls_type_of(ls_value v) {
-    if (v.tag == LS_V_OBJ && v.u.o->kind == LS_O_EXC)
-        return ls_tagged(LS_V_EXCTYPE, ((ls_exc *)v.u.o)->type);
+    if (v.tag == LS_V_OBJ && v.u.o->kind == LS_O_EXC) {
+        ls_exc *e = (ls_exc *)v.u.o;
+        return e->cls ? ls_obj_val(e->cls) : ls_tagged(LS_V_EXCTYPE, e->type);
+    }
+    if (v.tag == LS_V_OBJ && v.u.o->kind == LS_O_INSTANCE) return ls_obj_val(((ls_instance *)v.u.o)->cls);
     return ls_type_named(ls_type_name(v));
 }
 
@@ -330,7 +362,7 @@ static void str_of(ls_buf *b, ls_value v, bool repr, int depth) {
         ls_exc *e = (ls_exc *)o;
         ls_list *args = (ls_list *)e->args.u.o;
         if (repr) {
-            ls_buf_printf(b, "%s(", ls_exc_name(e->type));
+            ls_buf_printf(b, "%s(", e->cls ? e->cls->name : ls_exc_name(e->type));
             for (int i = 0; i < args->n; i++) {
                 if (i) ls_buf_puts(b, ", ");
                 str_of(b, args->v[i], true, depth + 1);
@@ -364,7 +396,17 @@ static void str_of(ls_buf *b, ls_value v, bool repr, int depth) {
         return;
     }
     case LS_O_FRAME:
-        ls_buf_printf(b, "<coroutine object %s>", ((ls_frame *)o)->proto->name);
+        ls_buf_printf(b, "<%s object %s>", ((ls_frame *)o)->proto->is_async ? "coroutine" : "generator",
+                      ((ls_frame *)o)->proto->name);
+        return;
+    case LS_O_AGEN:
+        ls_buf_printf(b, "<async_generator object %s>", ((ls_agen *)o)->frame->proto->name);
+        return;
+    case LS_O_CLASS:
+        ls_buf_printf(b, "<class '%s'>", ((ls_class *)o)->name);
+        return;
+    case LS_O_INSTANCE:
+        ls_buf_printf(b, "<%s object>", ((ls_instance *)o)->cls->name);
         return;
     case LS_O_RECORD:
         ls_buf_printf(b, "<%s object>", ((ls_record *)o)->clsname);
@@ -429,6 +471,10 @@ static void mark_future(ls_vm *vm, ls_future *f) {
     if (f->timer) mark_handle(vm, f->timer);
 }
 
+static void mark_fields(ls_vm *vm, const ls_fields *fs) {
+    for (int i = 0; i < fs->n; i++) ls_gc_mark_value(vm, fs->f[i].v);
+}
+
 static void traverse(ls_vm *vm, ls_obj *o) {
     switch (o->kind) {
     case LS_O_LIST: case LS_O_TUPLE: {
@@ -437,9 +483,29 @@ static void traverse(ls_vm *vm, ls_obj *o) {
         break;
     }
     case LS_O_ITER: ls_gc_mark_value(vm, ((ls_iter *)o)->src); break;
-    case LS_O_EXC: ls_gc_mark_value(vm, ((ls_exc *)o)->args); break;
+    case LS_O_EXC: {
+        ls_exc *e = (ls_exc *)o;
+        ls_gc_mark_value(vm, e->args);
+        ls_gc_mark_obj(vm, (ls_obj *)e->cls);
+        mark_fields(vm, &e->attrs);
+        break;
+    }
+    case LS_O_CLASS:
+        ls_gc_mark_obj(vm, (ls_obj *)((ls_class *)o)->base);
+        mark_fields(vm, &((ls_class *)o)->attrs);
+        break;
+    case LS_O_INSTANCE:
+        ls_gc_mark_obj(vm, (ls_obj *)((ls_instance *)o)->cls);
+        mark_fields(vm, &((ls_instance *)o)->attrs);
+        break;
+    case LS_O_AGEN: ls_gc_mark_obj(vm, (ls_obj *)((ls_agen *)o)->frame); break;
+    case LS_O_AGENOP:
+        ls_gc_mark_obj(vm, (ls_obj *)((ls_agenop *)o)->gen);
+        ls_gc_mark_value(vm, ((ls_agenop *)o)->value);
+        break;
     case LS_O_FRAME: {
         ls_frame *f = (ls_frame *)o;
+        ls_gc_mark_obj(vm, f->owner);
         ls_gc_mark_obj(vm, (ls_obj *)f->caller);
         ls_gc_mark_obj(vm, (ls_obj *)f->callee);
         ls_gc_mark_value(vm, f->waiting);
@@ -464,7 +530,10 @@ static void traverse(ls_vm *vm, ls_obj *o) {
     case LS_O_FUTURE: mark_future(vm, (ls_future *)o); break;
     case LS_O_SLEEP: ls_gc_mark_value(vm, ((ls_sleep *)o)->result); break;
     case LS_O_HANDLE: mark_handle(vm, ((ls_handle_obj *)o)->h); break;
-    case LS_O_BOUND: ls_gc_mark_value(vm, ((ls_bound *)o)->self); break;
+    case LS_O_BOUND:
+        ls_gc_mark_value(vm, ((ls_bound *)o)->self);
+        ls_gc_mark_value(vm, ((ls_bound *)o)->fn);
+        break;
     case LS_O_RECORD: {
         ls_record *r = (ls_record *)o;
         for (int i = 0; i < r->n; i++) ls_gc_mark_value(vm, r->f[i].v);
@@ -498,6 +567,9 @@ static void free_obj(ls_vm *vm, ls_obj *o) {
     switch (o->kind) {
     case LS_O_LIST: case LS_O_TUPLE: free(((ls_list *)o)->v); break;
     case LS_O_RECORD: free(((ls_record *)o)->f); break;
+    case LS_O_EXC: free(((ls_exc *)o)->attrs.f); break;
+    case LS_O_CLASS: free(((ls_class *)o)->attrs.f); break;
+    case LS_O_INSTANCE: free(((ls_instance *)o)->attrs.f); break;
     case LS_O_FUTURE: case LS_O_TASK: case LS_O_GATHER: {
         ls_future *f = (ls_future *)o;
         if (f->cb != &f->cb1) free(f->cb);
@@ -528,6 +600,7 @@ static void mark_roots(ls_vm *vm) {
     ls_gc_mark_obj(vm, (ls_obj *)vm->exc);
     ls_gc_mark_value(vm, vm->kwnames);
     ls_gc_mark_obj(vm, (ls_obj *)vm->until);
+    ls_gc_mark_obj(vm, (ls_obj *)vm->asyncgens);
     if (vm->running) mark_handle(vm, vm->running);
 }
 

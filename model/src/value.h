@@ -46,7 +46,9 @@ typedef struct ls_value {
     X(FUTURE, "Future") X(TASK, "Task") X(GATHER, "_GatheringFuture")          \
     X(SLEEP, "coroutine") X(SUSPEND, "generator") X(HANDLE, "Handle")          \
     X(CTXVAR, "ContextVar") X(CTX, "Context") X(CTXMAP, "hamt")                \
-    X(TOKEN, "Token") X(BOUND, "method") X(RECORD, "object") X(TYPE, "type")
+    X(TOKEN, "Token") X(BOUND, "method") X(RECORD, "object") X(TYPE, "type")  \
+    X(CLASS, "type") X(INSTANCE, "object") X(AGEN, "async_generator")          \
+    X(AGENOP, "async_generator_asend")
 
 typedef enum ls_okind {
 #define LS_X(n, py) LS_O_##n,
@@ -96,6 +98,8 @@ struct ls_obj {
     X(QUEUE_SHUT_DOWN, "QueueShutDown", EXCEPTION) /* 3.13+ */                 \
     X(BROKEN_BARRIER, "BrokenBarrierError", RUNTIME)                           \
     X(BASE_GROUP, "BaseExceptionGroup", BASE)                                  \
+    X(STOP_ASYNC_ITERATION, "StopAsyncIteration", EXCEPTION)                   \
+    X(GENERATOR_EXIT, "GeneratorExit", BASE)                                   \
     X(GROUP, "ExceptionGroup", EXCEPTION) /* and a BaseExceptionGroup */
 
 typedef enum ls_exc_type {
@@ -128,11 +132,46 @@ typedef struct ls_iter {
     int64_t i;
 } ls_iter;
 
+/* An attribute of a record, an instance or a class: a field id (the
+ * program's table of attribute names) and its value. */
+struct ls_field { uint32_t id; ls_value v; };
+
+typedef struct ls_fields {
+    uint16_t n, cap;
+    struct ls_field *f;
+} ls_fields;
+
+/* The value of attribute id, or NULL. */
+ls_value *ls_fields_find(const ls_fields *fs, uint32_t id);
+void ls_fields_set(ls_fields *fs, uint32_t id, ls_value v);
+
+typedef struct ls_class ls_class;
+
 typedef struct ls_exc {
     ls_obj hdr;
-    uint32_t type;
+    uint32_t type;     /* the builtin type, or a case class's builtin base */
     ls_value args;     /* a tuple */
+    ls_class *cls;     /* the case class of the exception, or NULL */
+    ls_fields attrs;   /* attributes the program set on it */
 } ls_exc;
+
+#define LS_NO_EXC UINT32_MAX
+
+/* A `class` of a case program: its methods and class attributes, and its
+ * base (a case class, or an exception type when exc_base is set). */
+struct ls_class {
+    ls_obj hdr;
+    const char *name;
+    ls_class *base;
+    uint32_t exc_base;         /* builtin exception type it derives from, or LS_NO_EXC */
+    ls_fields attrs;
+};
+
+typedef struct ls_instance {   /* an instance of a case class (not an exception) */
+    ls_obj hdr;
+    ls_class *cls;
+    ls_fields attrs;
+} ls_instance;
 
 /* A try handler: where to jump and the stack depth to restore. */
 typedef struct ls_block {
@@ -155,6 +194,8 @@ typedef struct ls_frame {
     uint16_t depth;            /* frames below it in its chain */
     uint8_t state, nblock;
     uint8_t wait_value;        /* resuming pushes `waiting` itself */
+    uint8_t init_self;         /* an __init__ call: returning gives `waiting`, the new object */
+    ls_obj *owner;             /* an async generator's frame: the generator */
     ls_value slots[];          /* locals, stack, then ls_block[maxblock] */
 } ls_frame;
 
@@ -223,15 +264,35 @@ typedef struct ls_suspend {    /* suspend(): a bare yield */
 typedef struct ls_bound {     /* obj.method, not called yet */
     ls_obj hdr;
     ls_value self;
-    uint32_t method;
+    uint32_t method;           /* LS_BOUND_FUNC: a case class's method, fn */
+    ls_value fn;
 } ls_bound;
+
+#define LS_BOUND_FUNC UINT32_MAX
+
+/* Operations of an async generator, each an awaitable object. */
+enum { LS_AG_SEND, LS_AG_THROW, LS_AG_CLOSE };
+
+typedef struct ls_agen {      /* what calling an `async def` with `yield` gives */
+    ls_obj hdr;
+    ls_frame *frame;
+    uint8_t hooked;            /* the loop's firstiter hook has seen it */
+    uint8_t op;                /* the operation running in it now */
+} ls_agen;
+
+typedef struct ls_agenop {    /* asend(), athrow(), aclose(), __anext__() */
+    ls_obj hdr;
+    ls_agen *gen;
+    ls_value value;            /* the value sent, or the exception thrown */
+    uint8_t op, used;
+} ls_agenop;
 
 typedef struct ls_record {     /* a prelude object: class and fields */
     ls_obj hdr;
     const char *clsname;
     uint16_t cls;
     uint16_t n, cap;
-    struct ls_field { uint32_t id; ls_value v; } *f;
+    struct ls_field *f;
 } ls_record;
 
 typedef struct ls_handle_obj { /* what call_soon / call_later return */

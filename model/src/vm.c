@@ -429,6 +429,159 @@ static int group_new(ls_vm *vm, uint32_t type, ls_value *args, int nargs, ls_val
     return 0;
 }
 
+/* ---- case classes ---- */
+
+static bool case_obj(ls_value v) {
+    return ls_is(v, LS_O_INSTANCE) || ls_is(v, LS_O_EXC) || ls_is(v, LS_O_CLASS);
+}
+
+static ls_class *class_of(ls_value v) {
+    if (ls_is(v, LS_O_INSTANCE)) return ((ls_instance *)v.u.o)->cls;
+    if (ls_is(v, LS_O_EXC)) return ((ls_exc *)v.u.o)->cls;
+    if (ls_is(v, LS_O_CLASS)) return (ls_class *)v.u.o;
+    return NULL;
+}
+
+/* Attribute id of a case object, as Python's lookup finds it: the
+ * object's own attributes, then its class's and the bases'. 0: none; 1:
+ * its own, in *out; 2: its class's, in *out (a function unbound). */
+static int attr_raw(ls_value obj, uint32_t id, ls_value *out) {
+    ls_fields *own = ls_is(obj, LS_O_INSTANCE) ? &((ls_instance *)obj.u.o)->attrs
+                   : ls_is(obj, LS_O_EXC) ? &((ls_exc *)obj.u.o)->attrs : NULL;
+    ls_value *v = own ? ls_fields_find(own, id) : NULL;
+    if (v) {
+        *out = *v;
+        return 1;
+    }
+    for (ls_class *c = class_of(obj); c; c = c->base)
+        if ((v = ls_fields_find(&c->attrs, id))) {
+            *out = *v;
+            return 2;
+        }
+    return 0;
+}
+
+/* obj.name for a case object: a function of its class comes bound. */
+static bool case_attr(ls_vm *vm, ls_value obj, uint32_t id, ls_value *out) {
+    int r = attr_raw(obj, id, out);
+    if (r == 2 && out->tag == LS_V_FUNC && !ls_is(obj, LS_O_CLASS)) {
+        ls_bound *b = ls_alloc(vm, LS_O_BOUND, sizeof *b);
+        b->self = obj;
+        b->method = LS_BOUND_FUNC;
+        b->fn = *out;
+        *out = ls_obj_val(b);
+    }
+    return r != 0;
+}
+
+static int no_attr(ls_vm *vm, ls_value obj, const char *name) {
+    if (ls_is(obj, LS_O_CLASS))
+        return ls_vm_raise(vm, LS_E_ATTRIBUTE, "type object '%s' has no attribute '%s'",
+                           ((ls_class *)obj.u.o)->name, name);
+    return ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'", ls_type_name(obj), name);
+}
+
+/* C(args): a new instance (an exception, when C derives from one, whose
+ * args are the positional arguments, as BaseException.__new__ sets them),
+ * then __init__, run as a frame that returns the instance. */
+static int instantiate(ls_vm *vm, ls_class *cls, ls_value *args, int nargs, ls_value kwnames,
+                       ls_value *out, ls_frame **frame) {
+    ls_value self;
+    int nkw = kwnames.tag == LS_V_OBJ ? ((ls_list *)kwnames.u.o)->n : 0;
+    if (cls->exc_base != LS_NO_EXC) {
+        ls_exc *e = ls_exc_newv(vm, (ls_exc_type)cls->exc_base, args, nargs - nkw);
+        e->cls = cls;
+        self = ls_obj_val(e);
+    } else {
+        ls_instance *in = ls_alloc(vm, LS_O_INSTANCE, sizeof *in);
+        in->cls = cls;
+        self = ls_obj_val(in);
+    }
+    ls_value init;
+    if (vm->prog->f_init >= 0 && attr_raw(self, (uint32_t)vm->prog->f_init, &init) == 2 &&
+        init.tag == LS_V_FUNC) {
+        const ls_proto *p = vm->prog->protos[init.u.i];
+        ls_frame *fr = ls_frame_new(vm, p);
+        ls_value stackbuf[8];
+        ls_value *full = nargs + 1 <= 8 ? stackbuf : ls_xmalloc((size_t)(nargs + 1) * sizeof *full);
+        full[0] = self;
+        if (nargs) memcpy(full + 1, args, (size_t)nargs * sizeof *args);
+        int rc = ls_vm_bind(vm, p, fr, full, nargs + 1, kwnames);
+        if (full != stackbuf) free(full);
+        if (rc < 0) return -1;
+        fr->waiting = self;
+        fr->init_self = 1;
+        *frame = fr;
+        return 0;
+    }
+    if (nargs && cls->exc_base == LS_NO_EXC)
+        return ls_vm_raise(vm, LS_E_TYPE, "%s() takes no arguments", cls->name);
+    if (nkw) return ls_vm_raise(vm, LS_E_TYPE, "%s() takes no keyword arguments", cls->name);
+    *out = self;
+    return 0;
+}
+
+/* ---- async generators ---- */
+
+/* The value of athrow(exc): an exception instance (a type is called). */
+static int throwable(ls_vm *vm, ls_value v, ls_exc **out) {
+    if (v.tag == LS_V_EXCTYPE) {
+        *out = ls_exc_new(vm, (ls_exc_type)v.aux, NULL);
+        return 0;
+    }
+    if (ls_is(v, LS_O_CLASS) && ((ls_class *)v.u.o)->exc_base != LS_NO_EXC) {
+        ls_value e;
+        if (ls_vm_call(vm, v, NULL, 0, &e) < 0) return -1;
+        *out = (ls_exc *)e.u.o;
+        return 0;
+    }
+    if (ls_is(v, LS_O_EXC)) {
+        *out = (ls_exc *)v.u.o;
+        return 0;
+    }
+    return ls_vm_raise(vm, LS_E_TYPE, "exceptions must be classes or instances deriving from "
+                                      "BaseException, not %s", ls_type_name(v));
+}
+
+/* asend, athrow, aclose, __anext__ and __aiter__ of an async generator.
+ * The first of them runs the loop's firstiter hook (sys.set_asyncgen_hooks
+ * in run_forever): the loop then knows the generator, and
+ * shutdown_asyncgens closes it if it is still open at the end. */
+static int agen_method(ls_vm *vm, int m, ls_value *args, int nargs, ls_value *out) {
+    ls_agen *g = (ls_agen *)args[0].u.o;
+    int op = m == LS_M_ASEND || m == LS_M_ANEXT ? LS_AG_SEND : m == LS_M_ATHROW ? LS_AG_THROW
+           : m == LS_M_ACLOSE ? LS_AG_CLOSE : -1;
+    if (m == LS_M_AITER) {
+        if (nargs != 1) return ls_vm_raise(vm, LS_E_TYPE, "__aiter__() takes no arguments");
+        *out = args[0];
+        return 0;
+    }
+    if (op < 0)
+        return ls_vm_raise(vm, LS_E_ATTRIBUTE, "'async_generator' object has no attribute '%s'",
+                           ls_method_names[m]);
+    int want = m == LS_M_ASEND || m == LS_M_ATHROW ? 2 : 1;
+    if (nargs != want)
+        return ls_vm_raise(vm, LS_E_TYPE, "%s() takes exactly %d argument%s (%d given)",
+                           ls_method_names[m], want - 1, want == 2 ? "" : "s", nargs - 1);
+    ls_agenop *o = ls_alloc(vm, LS_O_AGENOP, sizeof *o);
+    o->gen = g;
+    o->op = (uint8_t)op;
+    o->value = ls_none();
+    if (m == LS_M_ASEND) o->value = args[1];
+    if (m == LS_M_ATHROW) {
+        ls_exc *e;
+        if (throwable(vm, args[1], &e) < 0) return -1;
+        o->value = ls_obj_val(e);
+    }
+    if (!g->hooked && vm->loop.running) {
+        g->hooked = 1;
+        if (!vm->asyncgens) vm->asyncgens = ls_list_new(vm, LS_O_LIST, 4);
+        ls_list_push(vm->asyncgens, args[0]);
+    }
+    *out = ls_obj_val(o);
+    return 0;
+}
+
 static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_value kwnames,
                       ls_value *out, ls_frame **frame) {
     *frame = NULL;
@@ -437,13 +590,49 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
         const ls_proto *p = vm->prog->protos[callee.u.i];
         ls_frame *fr = ls_frame_new(vm, p);
         if (ls_vm_bind(vm, p, fr, args, nargs, kwnames) < 0) return -1;
-        if (p->is_async) *out = ls_obj_val(fr);
-        else *frame = fr;
+        if (p->is_async && p->is_gen) {   /* an async generator */
+            ls_agen *g = ls_alloc(vm, LS_O_AGEN, sizeof *g);
+            g->frame = fr;
+            fr->owner = (ls_obj *)g;
+            *out = ls_obj_val(g);
+        } else if (p->is_async || p->is_gen) {   /* a coroutine, or __await__'s generator */
+            *out = ls_obj_val(fr);
+        } else {
+            *frame = fr;
+        }
         return 0;
     }
     case LS_V_BUILTIN:
         return ls_builtin_call(vm, (int)callee.aux, args, nargs, kwnames, out);
     case LS_V_METHOD:
+        if (nargs > 0 && ls_is(args[0], LS_O_AGEN))
+            return agen_method(vm, (int)callee.aux, args, nargs, out);
+        if (nargs > 0 && case_obj(args[0])) {
+            /* A method of a case class, found by its name. */
+            int fid = vm->prog->method_field[callee.aux];
+            ls_value a;
+            int r = fid >= 0 ? attr_raw(args[0], (uint32_t)fid, &a) : 0;
+            if (r && ls_method_is_property((int)callee.aux)) {
+                *out = a;
+                return 0;
+            }
+            if (r == 2 && a.tag == LS_V_FUNC && !ls_is(args[0], LS_O_CLASS))
+                return call_value(vm, a, args, nargs, kwnames, out, frame);
+            if (r) return call_value(vm, a, args + 1, nargs - 1, kwnames, out, frame);
+            if (ls_is(args[0], LS_O_INSTANCE)) {
+                ls_class *c = class_of(args[0]);
+                if (callee.aux == LS_M_AENTER || callee.aux == LS_M_AEXIT)
+                    return ls_vm_raise(vm, LS_E_TYPE,
+                                       "'%s' object does not support the asynchronous context manager protocol",
+                                       c->name);
+                if (callee.aux == LS_M_AITER)
+                    return ls_vm_raise(vm, LS_E_TYPE, "'async for' requires an object with __aiter__ "
+                                                      "method, got %s", c->name);
+                if (callee.aux == LS_M_ANEXT)
+                    return ls_vm_raise(vm, LS_E_TYPE, "'async for' received an invalid object from "
+                                                      "__aiter__: %s", c->name);
+            }
+        }
         if (nargs > 0 && ls_is(args[0], LS_O_RECORD)) {
             ls_record *r = (ls_record *)args[0].u.o;
             int pi = record_method(vm, r, (int)callee.aux);
@@ -467,6 +656,12 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
         *out = ls_obj_val(ls_exc_newv(vm, (ls_exc_type)callee.aux, args, nargs));
         return 0;
     case LS_V_OBJ:
+        if (callee.u.o->kind == LS_O_BOUND && ((ls_bound *)callee.u.o)->method == LS_BOUND_FUNC) {
+            ls_bound *b = (ls_bound *)callee.u.o;
+            return call_with_self(vm, b->fn, b->self, args, nargs, kwnames, out, frame);
+        }
+        if (callee.u.o->kind == LS_O_CLASS)
+            return instantiate(vm, (ls_class *)callee.u.o, args, nargs, kwnames, out, frame);
         if (callee.u.o->kind == LS_O_BOUND) {
             ls_bound *b = (ls_bound *)callee.u.o;
             return call_with_self(vm, ls_tagged(LS_V_METHOD, b->method), b->self, args, nargs,
@@ -490,6 +685,58 @@ int ls_vm_call(ls_vm *vm, ls_value fn, ls_value *args, int nargs, ls_value *out)
     if (r == LS_EXEC_RETURN) return 0;
     if (r == LS_EXEC_RAISE) vm->exc = (ls_exc *)out->u.o;
     return -1;
+}
+
+/* except T: 1 if e is an instance of T (an exception type, or a case
+ * class deriving from one), 0 if not, -1 if T is not an exception class. */
+static int exc_matches(ls_exc *e, ls_value t) {
+    if (t.tag == LS_V_EXCTYPE) return ls_exc_subclass(e->type, t.aux);
+    if (!ls_is(t, LS_O_CLASS) || ((ls_class *)t.u.o)->exc_base == LS_NO_EXC) return -1;
+    for (ls_class *c = e->cls; c; c = c->base)
+        if (c == (ls_class *)t.u.o) return 1;
+    return 0;
+}
+
+int ls_vm_str(ls_vm *vm, ls_buf *b, ls_value v, bool repr) {
+    if ((ls_is(v, LS_O_INSTANCE) || (ls_is(v, LS_O_EXC) && ((ls_exc *)v.u.o)->cls))) {
+        /* __str__, else (an instance: object.__str__) __repr__ */
+        int fids[2] = {repr ? vm->prog->f_repr : vm->prog->f_str,
+                       repr || ls_is(v, LS_O_EXC) ? -1 : vm->prog->f_repr};
+        for (int i = 0; i < 2; i++) {
+            ls_value fn, res;
+            if (fids[i] < 0 || attr_raw(v, (uint32_t)fids[i], &fn) != 2 || fn.tag != LS_V_FUNC) continue;
+            if (ls_vm_call(vm, fn, &v, 1, &res) < 0) return -1;
+            if (!ls_is(res, LS_O_STR))
+                return ls_vm_raise(vm, LS_E_TYPE, "%s returned non-string (type %s)",
+                                   fids[i] == vm->prog->f_repr ? "__repr__" : "__str__", ls_type_name(res));
+            ls_buf_putn(b, ((ls_str *)res.u.o)->s, ((ls_str *)res.u.o)->len);
+            return 0;
+        }
+    }
+    if (ls_is(v, LS_O_LIST) || ls_is(v, LS_O_TUPLE)) {
+        ls_list *l = (ls_list *)v.u.o;
+        bool any = false;
+        for (int i = 0; i < l->n && !any; i++) any = ls_is(l->v[i], LS_O_INSTANCE) || ls_is(l->v[i], LS_O_EXC) ||
+                                                     ls_is(l->v[i], LS_O_LIST) || ls_is(l->v[i], LS_O_TUPLE);
+        if (any) {   /* the items' repr may be a case class's __repr__ */
+            bool tuple = ls_is(v, LS_O_TUPLE);
+            ls_buf_putc(b, tuple ? '(' : '[');
+            for (int i = 0; i < l->n; i++) {
+                if (i) ls_buf_puts(b, ", ");
+                if (vm->depth > LS_MAX_NESTED_EXEC - 2)
+                    return ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
+                vm->depth++;
+                int rc = ls_vm_str(vm, b, l->v[i], true);
+                vm->depth--;
+                if (rc < 0) return -1;
+            }
+            if (tuple && l->n == 1) ls_buf_putc(b, ',');
+            ls_buf_putc(b, tuple ? ')' : ']');
+            return 0;
+        }
+    }
+    ls_str_of(b, v, repr);
+    return 0;
 }
 
 static bool budget_exhausted(ls_vm *vm, ls_frame *f, uint32_t pc) {
@@ -894,7 +1141,12 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             ls_buf b = {0};
             v = TOP();
             if (arg == 0 && ls_is(v, LS_O_STR)) break;
-            ls_str_of(&b, v, arg == 1);
+            SAVE();
+            if (ls_vm_str(vm, &b, v, arg == 1) < 0) {
+                ls_buf_free(&b);
+                if (vm->err.set) goto aborted;
+                goto failed;
+            }
             sp[-1] = ls_str_new(vm, b.p ? b.p : "", b.len);
             ls_buf_free(&b);
             break;
@@ -972,6 +1224,15 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             break;
         }
         OP(LOAD_ATTR) {
+            v = TOP();
+            if (case_obj(v)) {   /* a case object's attribute of a method's name */
+                int fid = vm->prog->method_field[arg];
+                if (fid >= 0 && case_attr(vm, v, (uint32_t)fid, &sp[-1])) break;
+                if (!ls_is(v, LS_O_EXC)) {
+                    no_attr(vm, v, ls_method_names[arg]);
+                    goto failed;
+                }
+            }
             ls_bound *b = ls_alloc(vm, LS_O_BOUND, sizeof *b);
             b->self = TOP();
             b->method = (uint32_t)arg;
@@ -980,6 +1241,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         }
         OP(LOAD_FIELD) {
             v = TOP();
+            if (case_obj(v)) {
+                if (!case_attr(vm, v, (uint32_t)arg, &sp[-1])) {
+                    no_attr(vm, v, vm->prog->fieldnames[arg]);
+                    goto failed;
+                }
+                break;
+            }
             if (!ls_is(v, LS_O_RECORD)) {
                 ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'", ls_type_name(v),
                             vm->prog->fieldnames[arg]);
@@ -999,6 +1267,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         OP(STORE_FIELD) {
             v = POP();
             w = POP();
+            if (case_obj(v)) {
+                ls_fields *fs = ls_is(v, LS_O_INSTANCE) ? &((ls_instance *)v.u.o)->attrs
+                              : ls_is(v, LS_O_EXC) ? &((ls_exc *)v.u.o)->attrs
+                              : &((ls_class *)v.u.o)->attrs;
+                ls_fields_set(fs, (uint32_t)arg, w);
+                break;
+            }
             if (!ls_is(v, LS_O_RECORD)) {
                 ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object attribute '%s' is read-only",
                             ls_type_name(v), vm->prog->fieldnames[arg]);
@@ -1018,7 +1293,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             break;
         }
         OP(EXC_TYPE)
-            if (ls_is(TOP(), LS_O_EXC)) sp[-1] = ls_tagged(LS_V_EXCTYPE, ((ls_exc *)TOP().u.o)->type);
+            if (ls_is(TOP(), LS_O_EXC)) sp[-1] = ls_type_of(TOP());
             else sp[-1] = ls_none();
             break;
         OP(LOAD_METHOD)
@@ -1101,9 +1376,136 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 v = ls_none();
                 goto yield;
             }
+            if (ls_is(v, LS_O_AGENOP)) {
+                ls_agenop *op = (ls_agenop *)v.u.o;
+                ls_frame *gf = op->gen->frame;
+                if (op->used) {
+                    ls_vm_raise(vm, LS_E_RUNTIME, "%s",
+                                op->op == LS_AG_SEND ? "cannot reuse already awaited __anext__()/asend()"
+                                                     : "cannot reuse already awaited aclose()/athrow()");
+                    goto failed;
+                }
+                op->used = 1;
+                if (gf->state == LS_FRAME_RUNNING || gf->caller) {
+                    ls_vm_raise(vm, LS_E_RUNTIME, "%s(): asynchronous generator is already running",
+                                op->op == LS_AG_SEND ? "anext" : op->op == LS_AG_THROW ? "athrow" : "aclose");
+                    goto failed;
+                }
+                if (gf->state == LS_FRAME_CREATED && op->op != LS_AG_SEND)
+                    gf->state = LS_FRAME_DONE;   /* thrown into before it started: it never runs */
+                else if (gf->state == LS_FRAME_CREATED && op->value.tag != LS_V_NONE) {
+                    ls_vm_raise(vm, LS_E_TYPE, "can't send non-None value to a just-started async generator");
+                    goto failed;
+                }
+                if (gf->state == LS_FRAME_DONE) {
+                    if (op->op == LS_AG_CLOSE) {
+                        PUSH(ls_none());
+                        break;
+                    }
+                    if (op->op == LS_AG_THROW && gf->pc == 0) RAISE_EXC((ls_exc *)op->value.u.o);
+                    RAISE_EXC(ls_exc_new(vm, LS_E_STOP_ASYNC_ITERATION, NULL));
+                }
+                if (f->depth + 1 >= LS_MAX_DEPTH) {
+                    ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
+                    goto failed;
+                }
+                /* Resume the generator under the awaiting frame: it runs
+                 * until its next yield hands a value back, as a callee. */
+                SAVE();
+                bool started = gf->state != LS_FRAME_CREATED;
+                op->gen->op = op->op;
+                gf->caller = f;
+                gf->depth = (uint16_t)(f->depth + 1);
+                f->callee = gf;
+                f = gf;
+                f->state = LS_FRAME_RUNNING;
+                LOAD();
+                if (!started) break;
+                if (op->op == LS_AG_SEND) {
+                    PUSH(op->value);
+                    break;
+                }
+                RAISE_EXC(op->op == LS_AG_THROW ? (ls_exc *)op->value.u.o
+                                                : ls_exc_new(vm, LS_E_GENERATOR_EXIT, NULL));
+            }
+            if (case_obj(v) && !ls_is(v, LS_O_CLASS)) {
+                /* a case object: `yield from` the generator its __await__ returns */
+                int fid = vm->prog->method_field[LS_M_AWAIT];
+                ls_value fn;
+                if (fid >= 0 && attr_raw(v, (uint32_t)fid, &fn) == 2 && fn.tag == LS_V_FUNC) {
+                    SAVE();
+                    ls_value gen;
+                    CHECK(call_value(vm, fn, &v, 1, ls_none(), &gen, &nf));
+                    if (nf || !ls_is(gen, LS_O_FRAME) || ((ls_frame *)gen.u.o)->state != LS_FRAME_CREATED) {
+                        ls_vm_raise(vm, LS_E_TYPE, "__await__() returned non-iterator of type '%s'",
+                                    ls_type_name(gen));
+                        goto failed;
+                    }
+                    if (f->depth + 1 >= LS_MAX_DEPTH) {
+                        ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
+                        goto failed;
+                    }
+                    nf = (ls_frame *)gen.u.o;
+                    nf->caller = f;
+                    nf->depth = (uint16_t)(f->depth + 1);
+                    f->callee = nf;
+                    f = nf;
+                    f->state = LS_FRAME_RUNNING;
+                    LOAD();
+                    break;
+                }
+            }
             ls_vm_raise(vm, LS_E_TYPE, "object %s can't be used in 'await' expression",
                         ls_type_name(v));
             goto failed;
+        }
+        OP(YIELD) {
+            v = POP();
+            if (!f->owner) {   /* __await__'s bare yield: the task gives up one iteration */
+                SAVE();
+                f->waiting = ls_none();
+                v = ls_none();
+                goto yield;
+            }
+            /* An async generator's yield: the value goes to the frame that
+             * awaits asend()/__anext__(); the generator stays suspended. */
+            ls_agen *g = (ls_agen *)f->owner;
+            ls_frame *c = f->caller;
+            SAVE();
+            f->state = LS_FRAME_SUSPENDED;
+            f->caller = NULL;
+            c->callee = NULL;
+            c->state = LS_FRAME_RUNNING;
+            f = c;
+            LOAD();
+            if (g->op == LS_AG_CLOSE) {
+                ls_vm_raise(vm, LS_E_RUNTIME, "async generator ignored GeneratorExit");
+                goto failed;
+            }
+            PUSH(v);
+            break;
+        }
+        OP(BUILD_CLASS) {
+            sp -= arg;
+            ls_value *vals = sp;
+            ls_value base = sp[-1], name = sp[-2];
+            ls_list *ids = (ls_list *)sp[-3].u.o;
+            sp -= 3;
+            ls_class *c = ls_alloc(vm, LS_O_CLASS, sizeof *c);
+            c->name = ((ls_str *)name.u.o)->s;
+            c->exc_base = LS_NO_EXC;
+            if (base.tag == LS_V_EXCTYPE) {
+                c->exc_base = base.aux;
+            } else if (ls_is(base, LS_O_CLASS)) {
+                c->base = (ls_class *)base.u.o;
+                c->exc_base = c->base->exc_base;
+            } else if (base.tag != LS_V_NONE) {
+                ls_vm_raise(vm, LS_E_TYPE, "a class's base must be a class, not %s", ls_type_name(base));
+                goto failed;
+            }
+            for (int i = 0; i < arg; i++) ls_fields_set(&c->attrs, (uint32_t)ids->v[i].u.i, vals[i]);
+            PUSH(ls_obj_val(c));
+            break;
         }
         OP(AWAIT_SLEEP) {
             w = arg == 2 ? POP() : ls_none();   /* result */
@@ -1137,7 +1539,26 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
         }
         OP(RETURN) {
             v = POP();
+            if (f->init_self) {   /* C(...) gives the instance __init__ set up */
+                if (v.tag != LS_V_NONE) {
+                    ls_vm_raise(vm, LS_E_TYPE, "__init__() should return None, not '%s'", ls_type_name(v));
+                    goto failed;
+                }
+                v = f->waiting;
+            }
+            ls_frame *done = f;
             ls_frame *c = frame_finish(f);
+            if (done->owner && c) {
+                /* An async generator ran off its end: asend()/athrow()
+                 * raise StopAsyncIteration, aclose() returns None. */
+                f = c;
+                LOAD();
+                if (((ls_agen *)done->owner)->op == LS_AG_CLOSE) {
+                    PUSH(ls_none());
+                    break;
+                }
+                RAISE_EXC(ls_exc_new(vm, LS_E_STOP_ASYNC_ITERATION, NULL));
+            }
             if (!c) {
                 *out = v;
                 vm->depth--;
@@ -1159,6 +1580,15 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             v = POP();
             if (v.tag == LS_V_EXCTYPE) RAISE_EXC(ls_exc_new(vm, (ls_exc_type)v.aux, NULL));
             if (ls_is(v, LS_O_EXC)) RAISE_EXC((ls_exc *)v.u.o);
+            if (ls_is(v, LS_O_CLASS) && ((ls_class *)v.u.o)->exc_base != LS_NO_EXC) {
+                SAVE();
+                ls_exc *e;
+                if (throwable(vm, v, &e) < 0) {
+                    if (vm->err.set) goto aborted;
+                    goto failed;
+                }
+                RAISE_EXC(e);
+            }
             ls_vm_raise(vm, LS_E_TYPE, "exceptions must derive from BaseException");
             goto failed;
         OP(RERAISE)
@@ -1172,13 +1602,15 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             v = POP();
             ls_exc *e = (ls_exc *)v.u.o;
             bool hit = false;
-            if (w.tag == LS_V_EXCTYPE) {
-                hit = ls_exc_subclass(e->type, w.aux);
+            if (w.tag == LS_V_EXCTYPE || ls_is(w, LS_O_CLASS)) {
+                if (exc_matches(e, w) < 0) goto badmatch;
+                hit = exc_matches(e, w);
             } else if (ls_is(w, LS_O_TUPLE)) {
                 ls_list *t = (ls_list *)w.u.o;
                 for (int i = 0; i < t->n; i++) {
-                    if (t->v[i].tag != LS_V_EXCTYPE) goto badmatch;
-                    hit |= ls_exc_subclass(e->type, t->v[i].aux);
+                    int r = exc_matches(e, t->v[i]);
+                    if (r < 0) goto badmatch;
+                    hit |= r;
                 }
             } else {
             badmatch:
@@ -1214,7 +1646,24 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 pc = b.handler;
                 break;
             }
+            ls_frame *done = f;
             ls_frame *c = frame_finish(f);
+            if (done->owner && c) {
+                /* An exception leaving an async generator: aclose() is
+                 * done when it is the GeneratorExit thrown in; a
+                 * StopAsyncIteration raised inside is a RuntimeError. */
+                f = c;
+                LOAD();
+                if (((ls_agen *)done->owner)->op == LS_AG_CLOSE &&
+                    (exc->type == LS_E_GENERATOR_EXIT || exc->type == LS_E_STOP_ASYNC_ITERATION) &&
+                    !exc->cls) {
+                    PUSH(ls_none());
+                    break;
+                }
+                if (ls_exc_subclass(exc->type, LS_E_STOP_ASYNC_ITERATION))
+                    exc = ls_exc_new(vm, LS_E_RUNTIME, "async generator raised StopAsyncIteration");
+                continue;
+            }
             if (!c) {
                 *out = ls_obj_val(exc);
                 vm->depth--;

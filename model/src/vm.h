@@ -96,6 +96,10 @@ struct ls_vm {
     bool wrapping;             /* ensure_future wraps an awaitable */
     ls_handle *running;        /* the handle being run */
     ls_future *until;          /* what run_until_complete waits for */
+    /* the loop's _asyncgens: async generators its firstiter hook saw. A
+     * WeakSet in CPython, whose finalizer hook closes a generator dropped
+     * early; the model keeps them all until shutdown_asyncgens. */
+    ls_list *asyncgens;
     /* trace */
     char **trace;
     int ntrace, captrace;
@@ -139,6 +143,9 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out);
 /* Calls a callable to completion from C (loop callbacks). 0, or -1 with
  * vm->exc (an exception) or vm->err (abort) set. */
 int ls_vm_call(ls_vm *vm, ls_value fn, ls_value *args, int nargs, ls_value *out);
+/* Appends str(v) or repr(v), calling a case class's __str__ or __repr__
+ * (also for the items of a list or tuple). 0, or -1 with vm->exc set. */
+int ls_vm_str(ls_vm *vm, ls_buf *b, ls_value v, bool repr);
 /* Sets vm->exc to a new exception; returns -1. */
 int ls_vm_raise(ls_vm *vm, ls_exc_type type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

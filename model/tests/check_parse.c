@@ -1,6 +1,8 @@
 /* check_parse.c: case files and the program grammar, good and bad. */
 #include "testutil.h"
 
+#include "gate.h"
+
 #define HDR "---\ntitle: t\nsource: s\n---\n"
 
 static void rejects(const char *text, const char *want) {
@@ -107,7 +109,8 @@ START_TEST(gate_refuses) {
     rejects(HDR "async def main():\n    x = [t._coro for t in []]\nexpect:\n",
             "error: attribute '_coro' is not part of the case language");
     rejects(HDR "async def main():\n    f = Future()\n    f._result = 1\nexpect:\n",
-            "error: attribute '_result' is not part of the case language");
+            "error: attribute '_result' is not part of the case language: a program's own attributes "
+            "do not start with '_'");
     rejects(HDR "async def main():\n    log(len.__call__)\nexpect:\n",
             "error: attribute '__call__' is not part of the case language");
     rejects(HDR "async def main():\n    create_task(main(), __x=1)\nexpect:\n",
@@ -116,6 +119,64 @@ START_TEST(gate_refuses) {
 END_TEST
 
 /* Each version switch is one row: ls_since follows the release order. */
+/* A program's classes: its own attributes and methods may not start with
+ * '_' (but for the protocol methods) and may not be names that reach
+ * interpreter internals on real objects, since defining a name lets the
+ * program read it on any object. */
+#define DEF_REFUSED "' is not part of the case language: a program may not define it (it names " \
+                    "interpreter internals on real objects)"
+START_TEST(gate_refuses_class_attributes) {
+    rejects(HDR "class C:\n    def __getattr__(self, n):\n        pass\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute '__getattr__' is not part of the case language: a program's own attributes "
+            "do not start with '_' (the protocol methods are __init__, __await__, __aenter__, __aexit__, "
+            "__aiter__, __anext__, __repr__, __str__)");
+    rejects(HDR "class C:\n    def __init__(self):\n        self._x = 1\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute '_x' is not part of the case language: a program's own attributes do not "
+            "start with '_'");
+    rejects(HDR "class C:\n    __slots__ = 1\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute '__slots__' is not part of the case language: a program's own attributes "
+            "do not start with '_'");
+    rejects(HDR "class C:\n    cr_frame = None\nasync def main():\n    log(main().cr_frame)\nexpect:\n",
+            "error: attribute 'cr_frame" DEF_REFUSED);
+    rejects(HDR "class C:\n    def format(self):\n        pass\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute 'format" DEF_REFUSED);
+    rejects(HDR "class C:\n    def get_loop(self):\n        pass\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute 'get_loop" DEF_REFUSED);
+    rejects(HDR "class C:\n    def mro(self):\n        pass\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute 'mro" DEF_REFUSED);
+    rejects(HDR "class C:\n    def aenter(self):\n        pass\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute 'aenter" DEF_REFUSED);
+    rejects(HDR "async def main():\n    t = current_task()\n    t.gi_frame = 1\nexpect:\n",
+            "error: attribute 'gi_frame" DEF_REFUSED);
+    rejects(HDR "async def main():\n    e = Error()\n    e.f_globals = 1\nexpect:\n",
+            "error: attribute 'f_globals" DEF_REFUSED);
+    rejects(HDR "async def main():\n    x = Error()\n    x.tb_frame += 1\nexpect:\n",
+            "error: attribute 'tb_frame" DEF_REFUSED);
+    rejects(HDR "class C:\n    def run_in_executor(self):\n        pass\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute 'run_in_executor" DEF_REFUSED);
+    rejects(HDR "class C:\n    def subprocess_exec(self):\n        pass\nasync def main():\n    pass\nexpect:\n",
+            "error: attribute 'subprocess_exec" DEF_REFUSED);
+    /* reading a name nobody defines stays refused */
+    rejects(HDR "class C:\n    x = 1\nasync def main():\n    log(main().cr_frame)\nexpect:\n",
+            "error: attribute 'cr_frame' is not part of the case language");
+    rejects(HDR "class C:\n    pass\nasync def main():\n    log(C().__class__)\nexpect:\n",
+            "error: attribute '__class__' is not part of the case language");
+    rejects(HDR "class __C:\n    pass\nasync def main():\n    pass\nexpect:\n",
+            "error: name '__C' is not part of the case language");
+    ck_assert(ls_gate_denied_attr("cr_frame") && ls_gate_denied_attr("ag_await") &&
+              ls_gate_denied_attr("co_code") && ls_gate_denied_attr("format_map") &&
+              ls_gate_denied_attr("print_stack") && !ls_gate_denied_attr("count") &&
+              !ls_gate_denied_attr("close"));
+    ls_case c;
+    accepts(HDR "class E(Exception):\n    pass\nclass C(E):\n    n = 0\n    def __init__(self, x):\n"
+                "        self.x = x\n    def __str__(self):\n        return 'c'\n    async def __aenter__(self):\n"
+                "        return self\n    async def __aexit__(self, t, e, tb):\n        pass\n"
+                "    def __await__(self):\n        yield\nasync def main():\n    log(C(1).x, type(C(1)).__name__)\nexpect:\n",
+            &c);
+    ls_case_free(&c);
+}
+END_TEST
+
 START_TEST(version_changes) {
     ck_assert(!ls_since(LS_PROF_PY311, LS_CH_TIMEOUT_CANCELLING));
     ck_assert(ls_since(LS_PROF_PY3113, LS_CH_TIMEOUT_CANCELLING));
@@ -174,7 +235,14 @@ START_TEST(program_errors) {
     rejects(HDR "async def main():\n    log(f'{x:>3}')\nexpect:\n",
             "error: format specs in f-string fields are not supported");
     rejects(HDR "x = 1\nlog(x)\nasync def main():\n    pass\nexpect:\n",
-            "error: top level holds only 'def', 'async def' and 'NAME = value' bindings");
+            "error: top level holds only 'def', 'async def', 'class' and 'NAME = value' bindings");
+    rejects(HDR "async def main():\n    class C:\n        pass\nexpect:\n",
+            "error: classes are top-level only: no nested 'class'");
+    rejects(HDR "class C(A, B):\n    pass\nasync def main():\n    pass\nexpect:\n",
+            "error: a class has one base at most, and no keywords");
+    rejects(HDR "class C:\n    log(1)\nasync def main():\n    pass\nexpect:\n",
+            "error: a class body holds only methods, 'NAME = value' and pass");
+    rejects(HDR "async def main():\n    yield from g()\nexpect:\n", "error: 'from' is not part of the case language");
 }
 END_TEST
 
@@ -226,6 +294,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, expect_block_rule);
     tcase_add_test(tc, version_changes);
     tcase_add_test(tc, gate_refuses);
+    tcase_add_test(tc, gate_refuses_class_attributes);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_add_test(tc, program_errors);

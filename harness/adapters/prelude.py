@@ -131,22 +131,37 @@ def features():
 # imports (`__import__`).
 CASE_BUILTINS = (
     "len", "str", "repr", "range", "list", "sorted", "min", "max", "sum", "abs",
-    "int", "isinstance", "issubclass", "type",
+    "int", "isinstance", "issubclass", "type", "anext", "aiter",
+    # what a `class` statement compiles to; the check below keeps classes to
+    # the language's (no keywords, no decorators)
+    "__build_class__",
 )
 CASE_EXCEPTIONS = (
     "BaseException", "Exception", "RuntimeError", "RecursionError",
     "NotImplementedError", "OSError", "TimeoutError", "TypeError", "ValueError",
     "AttributeError", "ArithmeticError", "ZeroDivisionError", "OverflowError",
     "LookupError", "IndexError", "KeyError", "NameError", "UnboundLocalError",
-    "BaseExceptionGroup", "ExceptionGroup",
+    "BaseExceptionGroup", "ExceptionGroup", "StopAsyncIteration", "GeneratorExit",
 )
+
+
+def _asyncio_import(name, globals=None, locals=None, fromlist=(), level=0):
+    """The case namespace's `__import__`: a loop's native code may import
+    asyncio again while a case runs (bracio does, at each call_soon); any
+    other import is refused.  Programs cannot name it (no '__' names)."""
+    import builtins
+    if level == 0 and name.partition(".")[0] == "asyncio" and name in sys.modules:
+        return builtins.__import__(name, globals, locals, fromlist, level)
+    raise ImportError("import is not part of the case language")
 
 
 def case_builtins():
     """A fresh `__builtins__` dict: the case language's builtins only."""
     import builtins
-    return {name: getattr(builtins, name) for name in CASE_BUILTINS + CASE_EXCEPTIONS
-            if hasattr(builtins, name)}
+    out = {name: getattr(builtins, name) for name in CASE_BUILTINS + CASE_EXCEPTIONS
+           if hasattr(builtins, name)}
+    out["__import__"] = _asyncio_import
+    return out
 
 
 def _builtins_honored():
@@ -336,16 +351,41 @@ CASE_ATTRIBUTES = frozenset((
     "notify_all", "wait_for", "put", "put_nowait", "get_nowait", "qsize", "empty",
     "full", "task_done", "create_task", "when", "reschedule", "expired", "maxsize",
     "exceptions", "args", "set_name", "run", "abort", "shutdown", "parties",
-    "n_waiting", "broken",
+    "n_waiting", "broken", "aclose", "asend", "athrow",
+))
+
+
+# The model's gate on the names a program gives its own classes' attributes
+# and methods (model/src/gate.c, the one list; a harness test compares):
+# the protocol dunders the language defines, and no name that reaches
+# interpreter internals on the real interpreters.
+CLASS_DUNDERS = frozenset(("__init__", "__await__", "__aenter__", "__aexit__", "__aiter__",
+                           "__anext__", "__repr__", "__str__"))
+DENIED_PREFIXES = ("cr_", "gi_", "ag_", "f_", "tb_", "co_", "func_", "im_", "subprocess_",
+                   "sock_")
+DENIED_NAMES = frozenset((
+    "format", "format_map", "get_coro", "get_loop", "get_stack", "print_stack", "get_context",
+    "run_in_executor", "set_default_executor", "shutdown_default_executor", "shutdown_asyncgens",
+    "add_reader", "add_writer", "remove_reader", "remove_writer", "add_signal_handler",
+    "remove_signal_handler", "getaddrinfo", "getnameinfo", "create_connection", "create_server",
+    "create_datagram_endpoint", "create_unix_connection", "create_unix_server", "create_future",
+    "connect_read_pipe", "connect_write_pipe", "connect_accepted_socket", "sendfile", "start_tls",
+    "set_exception_handler", "get_exception_handler", "call_exception_handler",
+    "default_exception_handler", "set_task_factory", "get_task_factory", "set_debug", "get_debug",
+    "run_forever", "run_until_complete", "stop", "is_running", "is_closed", "call_soon_threadsafe",
+    "mro", "register", "with_traceback", "replace",
 ))
 
 
 def check_program(tree, filename):
     """The adapter's own check of a parsed program (SECURITY.md): the rules
     of the model's gate that keep a program inside the case language's
-    objects.  No import, no class; no name starting with '__'; no attribute
-    the language does not document (so none starting with '_', and no
-    `str.format`, whose fields read attributes).  Raise CaseError."""
+    objects.  No import, no decorator, no class beyond the language's (one
+    base, no keywords); no name starting with '__' but the protocol methods
+    a class defines; no attribute the language does not document or the
+    program's classes define (so none starting with '_', and no
+    `str.format`, whose fields read attributes), and none of the names a
+    class may not define (gate.c's list).  Raise CaseError."""
     import ast
 
     def refuse(node, what):
@@ -353,23 +393,42 @@ def check_program(tree, filename):
                         "the adapter)" % (filename, getattr(node, "lineno", "?"),
                                           getattr(node, "col_offset", -1) + 1, what))
 
+    # The attribute names the program defines: its classes' methods and
+    # class attributes, and what it assigns to an attribute.
+    own = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            if node.keywords or node.decorator_list or len(node.bases) > 1:
+                refuse(node, "class with keywords, decorators or several bases")
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    own.add(item.name)
+                elif isinstance(item, ast.Assign):
+                    own.update(t.id for t in item.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            own.add(node.attr)
+    for name in own:
+        if (name.startswith("_") and name not in CLASS_DUNDERS) or name in DENIED_NAMES \
+                or name.startswith(DENIED_PREFIXES):
+            refuse(tree, "attribute name %r" % name)
+
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             refuse(node, "import")
-        elif isinstance(node, ast.ClassDef):
-            refuse(node, "class")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+            refuse(node, "decorator")
         elif isinstance(node, ast.Attribute):
             # `type(x).__name__`: the one '_' attribute, read on type()'s result.
             on_type = (node.attr == "__name__" and isinstance(node.value, ast.Call)
                        and isinstance(node.value.func, ast.Name)
                        and node.value.func.id == "type")
-            if node.attr not in CASE_ATTRIBUTES and not on_type:
+            if node.attr not in CASE_ATTRIBUTES and node.attr not in own and not on_type:
                 refuse(node, "attribute %r" % node.attr)
         names = ()
         if isinstance(node, ast.Name):
             names = (node.id,)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            names = (node.name,)
+            names = () if node.name in CLASS_DUNDERS else (node.name,)
         elif isinstance(node, ast.arg):
             names = (node.arg,)
         elif isinstance(node, ast.keyword):

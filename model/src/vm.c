@@ -797,6 +797,25 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
     do {                                                                       \
         if ((call) < 0) goto failed;                                           \
     } while (0)
+/* A callee (an awaited coroutine, an __await__ generator, an async
+ * generator) runs below f in the same loop: no more than LS_MAX_DEPTH. */
+#define CHECK_DEPTH()                                                          \
+    do {                                                                       \
+        if (f->depth + 1 >= LS_MAX_DEPTH) {                                    \
+            ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded"); \
+            goto failed;                                                       \
+        }                                                                      \
+    } while (0)
+#define ENTER(frame)                                                           \
+    do {                                                                       \
+        ls_frame *c_ = (frame);                                                \
+        c_->caller = f;                                                        \
+        c_->depth = (uint16_t)(f->depth + 1);                                  \
+        f->callee = c_;                                                        \
+        f = c_;                                                                \
+        f->state = LS_FRAME_RUNNING;                                           \
+        LOAD();                                                                \
+    } while (0)
 
     if (vm->depth >= LS_MAX_NESTED_EXEC) {
         *out = ls_obj_val(ls_exc_new(vm, LS_E_RECURSION, "maximum recursion depth exceeded"));
@@ -1208,16 +1227,8 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             free(tmp);
             if (rc < 0) goto failed;
             if (nf) {
-                if (f->depth + 1 >= LS_MAX_DEPTH) {
-                    ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
-                    goto failed;
-                }
-                nf->caller = f;
-                nf->depth = (uint16_t)(f->depth + 1);
-                f->callee = nf;
-                f = nf;
-                f->state = LS_FRAME_RUNNING;
-                LOAD();
+                CHECK_DEPTH();
+                ENTER(nf);
                 break;
             }
             PUSH(res);
@@ -1314,17 +1325,9 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                         ls_vm_raise(vm, LS_E_RUNTIME, "cannot reuse already awaited coroutine");
                     goto failed;
                 }
-                if (f->depth + 1 >= LS_MAX_DEPTH) {
-                    ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
-                    goto failed;
-                }
+                CHECK_DEPTH();
                 SAVE();
-                nf->caller = f;
-                nf->depth = (uint16_t)(f->depth + 1);
-                f->callee = nf;
-                f = nf;
-                f->state = LS_FRAME_RUNNING;
-                LOAD();
+                ENTER(nf);
                 break;
             }
             if (ls_is_future(v)) {
@@ -1405,21 +1408,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                     if (op->op == LS_AG_THROW && gf->pc == 0) RAISE_EXC((ls_exc *)op->value.u.o);
                     RAISE_EXC(ls_exc_new(vm, LS_E_STOP_ASYNC_ITERATION, NULL));
                 }
-                if (f->depth + 1 >= LS_MAX_DEPTH) {
-                    ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
-                    goto failed;
-                }
+                CHECK_DEPTH();
                 /* Resume the generator under the awaiting frame: it runs
                  * until its next yield hands a value back, as a callee. */
                 SAVE();
                 bool started = gf->state != LS_FRAME_CREATED;
                 op->gen->op = op->op;
-                gf->caller = f;
-                gf->depth = (uint16_t)(f->depth + 1);
-                f->callee = gf;
-                f = gf;
-                f->state = LS_FRAME_RUNNING;
-                LOAD();
+                ENTER(gf);
                 if (!started) break;
                 if (op->op == LS_AG_SEND) {
                     PUSH(op->value);
@@ -1441,17 +1436,8 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                                     ls_type_name(gen));
                         goto failed;
                     }
-                    if (f->depth + 1 >= LS_MAX_DEPTH) {
-                        ls_vm_raise(vm, LS_E_RECURSION, "maximum recursion depth exceeded");
-                        goto failed;
-                    }
-                    nf = (ls_frame *)gen.u.o;
-                    nf->caller = f;
-                    nf->depth = (uint16_t)(f->depth + 1);
-                    f->callee = nf;
-                    f = nf;
-                    f->state = LS_FRAME_RUNNING;
-                    LOAD();
+                    CHECK_DEPTH();
+                    ENTER((ls_frame *)gen.u.o);
                     break;
                 }
             }
@@ -1694,6 +1680,8 @@ aborted:
 #undef TOP
 #undef RAISE_EXC
 #undef CHECK
+#undef CHECK_DEPTH
+#undef ENTER
 #undef OP
 #undef NEXT
 }

@@ -703,6 +703,17 @@ static ls_node *name_target(parser *p) {
     return tup->n == 1 && !paren ? first : tup;
 }
 
+
+/* `for` and `async for` after the keyword: TARGET in EXPR: BLOCK [else: BLOCK]. */
+static ls_node *for_rest(parser *p, ls_node *n) {
+    if (!(n->k[0] = name_target(p))) return NULL;
+    if (!expect(p, LS_TK_IN)) return NULL;
+    if (!(n->k[1] = expr(p))) return NULL;
+    if (!(n->k[2] = block(p))) return NULL;
+    if (accept(p, LS_TK_ELSE) && !(n->k[3] = block(p))) return NULL;
+    return n;
+}
+
 static ls_node *compound(parser *p, ls_token *t) {
     ls_node *n;
     switch (t->kind) {
@@ -718,13 +729,7 @@ static ls_node *compound(parser *p, ls_token *t) {
         return n;
     case LS_TK_FOR:
         next(p);
-        n = node(p, LS_N_FOR, t);
-        if (!(n->k[0] = name_target(p))) return NULL;
-        if (!expect(p, LS_TK_IN)) return NULL;
-        if (!(n->k[1] = expr(p))) return NULL;
-        if (!(n->k[2] = block(p))) return NULL;
-        if (accept(p, LS_TK_ELSE) && !(n->k[3] = block(p))) return NULL;
-        return n;
+        return for_rest(p, node(p, LS_N_FOR, t));
     case LS_TK_TRY: {
         next(p);
         n = node(p, LS_N_TRY, t);
@@ -778,13 +783,7 @@ static ls_node *compound(parser *p, ls_token *t) {
         }
         if (u->kind == LS_TK_FOR) {
             next(p);
-            n = node(p, LS_N_ASYNC_FOR, t);
-            if (!(n->k[0] = name_target(p))) return NULL;
-            if (!expect(p, LS_TK_IN)) return NULL;
-            if (!(n->k[1] = expr(p))) return NULL;
-            if (!(n->k[2] = block(p))) return NULL;
-            if (accept(p, LS_TK_ELSE) && !(n->k[3] = block(p))) return NULL;
-            return n;
+            return for_rest(p, node(p, LS_N_ASYNC_FOR, t));
         }
         if (u->kind == LS_TK_DEF)
             return err_at(p, u, "%s", "functions are top-level only: no nested 'def'");

@@ -278,6 +278,7 @@ typedef struct ls_agen {      /* what calling an `async def` with `yield` gives 
     ls_frame *frame;
     uint8_t hooked;            /* the loop's firstiter hook has seen it */
     uint8_t op;                /* the operation running in it now */
+    uint8_t closed;            /* CPython's ag_closed: an aclose() has started */
 } ls_agen;
 
 typedef struct ls_agenop {    /* asend(), athrow(), aclose(), __anext__() */

@@ -1394,6 +1394,13 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                                 op->op == LS_AG_SEND ? "anext" : op->op == LS_AG_THROW ? "athrow" : "aclose");
                     goto failed;
                 }
+                /* genobject.c's async_gen_athrow_send: once an aclose() has
+                 * started (ag_closed), a generator still suspended (one that
+                 * ignored the GeneratorExit) gets StopAsyncIteration from
+                 * every later athrow() and aclose(), without running. */
+                if (op->op != LS_AG_SEND && op->gen->closed && gf->state == LS_FRAME_SUSPENDED)
+                    RAISE_EXC(ls_exc_new(vm, LS_E_STOP_ASYNC_ITERATION, NULL));
+                if (op->op == LS_AG_CLOSE) op->gen->closed = 1;
                 if (gf->state == LS_FRAME_CREATED && op->op != LS_AG_SEND)
                     gf->state = LS_FRAME_DONE;   /* thrown into before it started: it never runs */
                 else if (gf->state == LS_FRAME_CREATED && op->value.tag != LS_V_NONE) {

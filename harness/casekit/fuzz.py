@@ -345,6 +345,10 @@ class Generator:
         self.ctors = {}
         if "q" in self.objs and self.f.has("LifoQueue") and self.chance(0.3):
             self.ctors["q"] = "LifoQueue()"
+        # An async generator `ag`, always run to its end by `async for` (one
+        # left suspended would be closed by asyncio.run's shutdown step,
+        # or earlier by CPython's garbage collector: no fixed order).
+        self.use_agen = self.f.has("async_generators") and self.chance(0.3)
 
     # -- small helpers
     def label(self, ctx):
@@ -419,7 +423,20 @@ class Generator:
         for k in range(self.n_workers):
             funcs.append(self.worker("w%d" % k, helpers))
         funcs.append(self.main(helpers, ["w%d" % k for k in range(self.n_workers)]))
+        if self.use_agen:
+            funcs.insert(0, self.agen())
         return Program(funcs, self.ctors).normalize()
+
+    def agen(self):
+        """`async def ag(tag, n)`: yields n values, suspending between them."""
+        ctx = _Ctx("ag", "helper", [])
+        step = self.r.choice((S("await sleep(0)"), S("await suspend()"), None))
+        body = [self.log(ctx, "tag", "i", uses={"tag", "i"})]
+        if step is not None:
+            body.append(step)
+        body.append(S("yield i", {"i"}))
+        return Func("ag", ["tag", "n"], [Stmt([("for i in range(n):", body)], defines={"i"})],
+                    role="helper")
 
     def callback(self, name, role, helpers=()):
         ctx = _Ctx(name, "callback", [])
@@ -589,6 +606,7 @@ class Generator:
              and self.f.has("copy_context") else 0, "ctx_run"),
             (0.4 if any(k == "cb" for _, k in self.callbacks) and self.use_cv
              and self.f.has("copy_context") and self.f.has("call_soon") else 0, "soon_ctx"),
+            (0.8 if self.use_agen and top and not ctx.in_lock else 0, "agen_for"),
         ]
         if ctx.role == "worker" and not ctx.in_lock:
             menu += [
@@ -696,6 +714,15 @@ class Generator:
         arg = self.call_arg(ctx)
         return S("call_soon(%s, %s, context=copy_context())" % (cb, arg), {cb},
                  simpler=[S("call_soon(%s, %s)" % (cb, arg), {cb})])
+
+    def s_agen_for(self, ctx):
+        label = self.label(ctx)
+        n = self.r.choice((1, 2, 3))
+        body = [self.log(ctx, "v", uses={"v"})]
+        if self.chance(0.3):
+            body.append(S("await sleep(0)"))
+        return Stmt([('async for v in ag("%s", %d):' % (label.replace(" ", ""), n), body)],
+                    uses={"ag"}, defines={"v"})
 
     def s_cv(self, ctx):
         if self.chance(0.5):

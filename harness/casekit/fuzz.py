@@ -316,8 +316,9 @@ class _Ctx:
 class Generator:
     """Random valid programs; `program()` builds one."""
 
-    def __init__(self, rng, features=None):
+    def __init__(self, rng, features=None, side=None):
         self.r = rng
+        self.side = side or random.Random(0)
         self.f = features or Features()
         self.labels = {}
         self.may_raise = {}     # helper -> may raise Error out of it
@@ -348,7 +349,7 @@ class Generator:
         # An async generator `ag`, always run to its end by `async for` (one
         # left suspended would be closed by asyncio.run's shutdown step,
         # or earlier by CPython's garbage collector: no fixed order).
-        self.use_agen = self.f.has("async_generators") and self.chance(0.3)
+        self.use_agen = self.f.has("async_generators") and self.side.random() < 0.3
 
     # -- small helpers
     def label(self, ctx):
@@ -1183,7 +1184,10 @@ def generate(seed, index=0, attempt=0, features=None):
     """Program number `index` of the fuzz run with `seed` (the `attempt`-th
     try when earlier ones were unfit)."""
     rng = random.Random("loopspec-fuzz/%s/%d/%d" % (seed, index, attempt))
-    return Generator(rng, features).program()
+    # Constructs added later draw from a stream of their own, so that a
+    # program without them is the one the seed always gave.
+    side = random.Random("loopspec-fuzz-side/%s/%d/%d" % (seed, index, attempt))
+    return Generator(rng, features, side).program()
 
 
 # -- case files ------------------------------------------------------------------

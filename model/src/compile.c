@@ -851,6 +851,33 @@ static int with_stmt(compiler *C, ls_node *n) {
     return 0;
 }
 
+
+/* The rest of a loop (while, for, async for) after its head: the body
+ * with `continue` going back to `top`, the exit, the `else` block, and the
+ * breaks patched to jump past it. */
+static int loop_rest(compiler *C, ls_node *n, int kind, int top, int exit_jump, ls_node *body,
+                     ls_node *els) {
+    fstate *f = C->fs;
+    fblock *b = push_fb(C, n, kind);
+    if (!b) return -1;
+    b->cont = top;
+    if (stmts(C, body) < 0) return -1;
+    emit(C, LS_OP_JUMP, top, n->line);
+    patch(C, exit_jump, here(C));
+    b = &f->fb[f->nfb - 1];
+    int nb = b->nbreaks;
+    int *br = b->breaks;
+    b->breaks = NULL;
+    pop_fb(C);
+    if (els && stmts(C, els) < 0) {
+        free(br);
+        return -1;
+    }
+    for (int i = 0; i < nb; i++) patch(C, br[i], here(C));
+    free(br);
+    return 0;
+}
+
 static int stmt(compiler *C, ls_node *n) {
     fstate *f = C->fs;
     switch (n->kind) {
@@ -925,22 +952,8 @@ static int stmt(compiler *C, ls_node *n) {
             if (expr(C, n->k[0]) < 0) return -1;
             exit_jump = emit_jump_if_false(C, n->line);
         }
-        fblock *b = push_fb(C, n, isfor ? FB_FOR : FB_WHILE);
-        if (!b) return -1;
-        b->cont = top;
-        if (stmts(C, n->k[isfor ? 2 : 1]) < 0) return -1;
-        emit(C, LS_OP_JUMP, top, n->line);
-        patch(C, exit_jump, here(C));
-        b = &f->fb[f->nfb - 1];
-        int nb = b->nbreaks;
-        int *br = b->breaks;
-        b->breaks = NULL;
-        pop_fb(C);
-        ls_node *els = n->k[isfor ? 3 : 2];
-        if (els && stmts(C, els) < 0) { free(br); return -1; }
-        for (int i = 0; i < nb; i++) patch(C, br[i], here(C));
-        free(br);
-        return 0;
+        return loop_rest(C, n, isfor ? FB_FOR : FB_WHILE, top, exit_jump,
+                         n->k[isfor ? 2 : 1], n->k[isfor ? 3 : 2]);
     }
     case LS_N_ASYNC_FOR: {
         /* it = aiter(x); while True: try: v = await anext(it) except
@@ -949,21 +962,7 @@ static int stmt(compiler *C, ls_node *n) {
         int exit_jump;
         int top = anext_head(C, n->line, &exit_jump);
         if (store_target(C, n->k[0]) < 0) return -1;
-        fblock *b = push_fb(C, n, FB_FOR);
-        if (!b) return -1;
-        b->cont = top;
-        if (stmts(C, n->k[2]) < 0) return -1;
-        emit(C, LS_OP_JUMP, top, n->line);
-        patch(C, exit_jump, here(C));
-        b = &f->fb[f->nfb - 1];
-        int nb = b->nbreaks;
-        int *br = b->breaks;
-        b->breaks = NULL;
-        pop_fb(C);
-        if (n->k[3] && stmts(C, n->k[3]) < 0) { free(br); return -1; }
-        for (int i = 0; i < nb; i++) patch(C, br[i], here(C));
-        free(br);
-        return 0;
+        return loop_rest(C, n, FB_FOR, top, exit_jump, n->k[2], n->k[3]);
     }
     case LS_N_BREAK: case LS_N_CONTINUE: {
         int li = loop_index(f);

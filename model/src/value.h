@@ -80,6 +80,12 @@ struct ls_obj {
     X(RECURSION, "RecursionError", RUNTIME)                                    \
     X(OSERROR, "OSError", EXCEPTION)                                           \
     X(TIMEOUT, "TimeoutError", OSERROR)                                        \
+    X(BLOCKING_IO, "BlockingIOError", OSERROR)                                 \
+    X(CONNECTION, "ConnectionError", OSERROR)                                  \
+    X(BROKEN_PIPE, "BrokenPipeError", CONNECTION)                              \
+    X(CONNECTION_RESET, "ConnectionResetError", CONNECTION)                    \
+    X(EOF, "EOFError", EXCEPTION)                                              \
+    X(INCOMPLETE_READ, "IncompleteReadError", EOF)                             \
     X(INVALID_STATE, "InvalidStateError", EXCEPTION)                           \
     X(TYPE, "TypeError", EXCEPTION)                                            \
     X(VALUE, "ValueError", EXCEPTION)                                          \

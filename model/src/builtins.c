@@ -1,6 +1,7 @@
 /* builtins.c: the builtin functions and methods of the case language:
  * asyncio's (through loop.c) and the few Python ones cases need. */
 #include "builtins.h"
+#include "io.h"
 
 #include "ctx.h"
 #include "profile.h"
@@ -614,6 +615,44 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
     case LS_B_IS_FUTURE:
         *out = ls_bool(ls_is_future(args[0]));
         return 0;
+    case LS_B_SLICE: case LS_B_FIND: {
+        /* The prelude's s[i:j] (j None: to the end) and s.find(sub, i),
+         * for the bytearrays of streams.py; on bytes (the model's text). */
+        if (!ls_is(args[0], LS_O_STR) || args[1].tag != LS_V_INT)
+            return ls_vm_raise(vm, LS_E_TYPE, "%s() takes a str and an int", name);
+        const ls_str *s = (ls_str *)args[0].u.o;
+        int64_t len = s->len, i = args[1].u.i;
+        if (i < 0) i = 0;
+        if (i > len) i = len;
+        if (id == LS_B_FIND) {
+            if (!ls_is(args[2], LS_O_STR)) return ls_vm_raise(vm, LS_E_TYPE, "__find() takes a str to find");
+            const ls_str *t = (ls_str *)args[2].u.o;
+            int64_t at = -1;
+            for (int64_t p = i; p + (int64_t)t->len <= len; p++)
+                if (memcmp(s->s + p, t->s, t->len) == 0) { at = p; break; }
+            *out = ls_int(at);
+            return 0;
+        }
+        int64_t j = args[2].tag == LS_V_INT ? args[2].u.i : len;
+        if (j > len) j = len;
+        if (j < i) j = i;
+        *out = ls_str_new(vm, s->s + i, (size_t)(j - i));
+        return 0;
+    }
+    case LS_B_SOCKETPAIR:
+        if (kw_done(vm, &k, name) < 0) return -1;
+        return ls_io_socketpair(vm, out);
+    case LS_B_ADD_IO: case LS_B_REMOVE_IO: {
+        /* the selector's side of _add_reader / _remove_reader (and the
+         * writer's): __add_io(sock, ev, fn, args), __remove_io(sock, ev) */
+        if (args[1].tag != LS_V_INT) return ls_vm_raise(vm, LS_E_TYPE, "%s() event must be 0 or 1", name);
+        int ev = args[1].u.i ? LS_IO_WRITE : LS_IO_READ;
+        if (id == LS_B_REMOVE_IO) return ls_io_remove(vm, args[0], ev, out);
+        if (!callable(args[2]))
+            return ls_vm_raise(vm, LS_E_TYPE, "a callable object was expected by %s(), got %s",
+                               ev == LS_IO_READ ? "add_reader" : "add_writer", ls_type_name(args[2]));
+        return ls_io_add(vm, args[0], ev, args[2], args[3], out);
+    }
     case LS_B_CURRENT_TASK:
         if (kw_done(vm, &k, name) < 0) return -1;
         *out = vm->loop.current ? ls_obj_val(vm->loop.current) : ls_none();
@@ -974,6 +1013,9 @@ int ls_method_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwname
         return no_method(vm, id, self);
     }
     case LS_O_CTXVAR: return ctxvar_method(vm, id, (ls_ctxvar *)self.u.o, a, n, out);
+    case LS_O_SOCK:
+        if (id != LS_M_SEND && id != LS_M_RECV && id != LS_M_CLOSE) return no_method(vm, id, self);
+        return ls_io_method(vm, id, (ls_sock *)self.u.o, a, n, out);
     case LS_O_CTX: {
         /* Context.run(fn, *args): fn runs with this context current; a
          * context runs in one place at a time. */

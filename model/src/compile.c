@@ -1113,7 +1113,14 @@ static ls_proto *compile_func(compiler *C, ls_node *fn, const char *name, const 
     p->name = name;
     p->is_async = fn->ival;
     p->prelude = C->prelude;
-    p->nparams = fn->n;
+    p->varargs = fn->n && fn->list[fn->n - 1]->ival;
+    p->nparams = fn->n - p->varargs;
+    if (p->varargs && !C->prelude) {
+        ls_node *v = fn->list[fn->n - 1];
+        ls_error_at(C->e, C->path, v->line, v->col, "%s", "*args and **kwargs parameters are not supported");
+        free(p);
+        return NULL;
+    }
     fstate f = {0};
     f.p = p;
     f.is_async = p->is_async;

@@ -98,6 +98,8 @@ struct ls_proto {
     int nparams, nlocals, maxstack, maxblock;
     bool is_async;
     bool prelude;             /* the prelude's: no line of the program */
+    bool varargs;             /* a last `*args` parameter (the prelude's): slot
+                                 nparams holds the extra positionals */
     bool is_gen;              /* has a yield: a generator, or with is_async
                                  an async generator */
     uint32_t *code;

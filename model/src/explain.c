@@ -10,6 +10,8 @@ static const char *why_text[] = {
     [LS_WHY_YIELD] = "a bare yield", [LS_WHY_SELF_AWAIT] = "a task awaiting itself",
     [LS_WHY_DONE] = "a future completing", [LS_WHY_CALL_SOON] = "call_soon",
     [LS_WHY_CALL_LATER] = "call_later", [LS_WHY_SLEEP] = "sleep",
+    [LS_WHY_ADD_READER] = "add_reader", [LS_WHY_ADD_WRITER] = "add_writer",
+    [LS_WHY_POLL] = "the poll",
 };
 
 /* The program's line: a prelude function's own lines mean nothing to a
@@ -139,6 +141,11 @@ static void why_name(ls_buf *b, const ls_vm *vm, const ls_origin *o) {
 static void origin_text(ls_buf *b, const ls_vm *vm, const ls_origin *o) {
     if (o->why == LS_WHY_RUNNER) {
         ls_buf_puts(b, "scheduled by asyncio.run");
+        return;
+    }
+    if (o->why == LS_WHY_POLL) {
+        ls_buf_printf(b, "made ready by the poll of iteration %llu: socket %u is %s",
+                      (unsigned long long)o->iter, o->future, o->done_task ? "writable" : "readable");
         return;
     }
     ls_buf_printf(b, "scheduled in iteration %llu ", (unsigned long long)o->iter);
@@ -375,4 +382,31 @@ void ls_explain_phase(ls_vm *vm, const char *what) {
         return;
     }
     ls_buf_printf(b, "-- %s\n", what);
+}
+
+/* _process_events: the poll found h's socket ready and appends h to the
+ * ready queue. The handle's origin becomes the poll (where it was
+ * registered is said when add_reader or add_writer ran). */
+void ls_explain_io(ls_vm *vm, ls_handle *h, int fd, bool write) {
+    if (!vm->explain) return;
+    ls_origin *o = &h->origin;
+    o->iter = vm->loop.iterations + 1;
+    o->task = 0;
+    o->line = 0;
+    o->why = LS_WHY_POLL;
+    o->future = (uint32_t)fd;
+    o->done_task = write;
+    ls_buf *b = &vm->explain_out;
+    ls_buf name = {0};
+    handle_name(&name, vm, h);
+    if (vm->explain == LS_EXPLAIN_JSON) {
+        json_open(vm, "poll");
+        ls_buf_printf(b, ",\"socket\":%d,\"ready\":\"%s\"", fd, write ? "write" : "read");
+        json_str(b, "handle", ls_buf_cstr(&name));
+        json_close(b);
+    } else {
+        ls_buf_printf(b, "poll: socket %d is %s: %s%s is made ready\n", fd, write ? "writable" : "readable",
+                      write ? "its writer, " : "its reader, ", ls_buf_cstr(&name));
+    }
+    ls_buf_free(&name);
 }

@@ -22,6 +22,8 @@ void ls_explain_finish(ls_vm *vm, const ls_task *t, int outcome, ls_value v);
 void ls_explain_create(ls_vm *vm, const ls_task *t, bool eager);
 void ls_explain_log(ls_vm *vm, const char *line, size_t n);
 void ls_explain_phase(ls_vm *vm, const char *what);
+/* The poll made h, the reader (writer) of socket fd, ready. */
+void ls_explain_io(ls_vm *vm, ls_handle *h, int fd, bool write);
 /* The source line the running frame is at, or 0. */
 int ls_explain_line(const ls_vm *vm);
 

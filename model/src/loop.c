@@ -1,6 +1,7 @@
 /* loop.c: BaseEventLoop._run_once, Future, Task, gather and asyncio.run,
  * after CPython's base_events.py, futures.py, tasks.py and runners.py. */
 #include "loop.h"
+#include "io.h"
 
 #include "ctx.h"
 #include "explain.h"
@@ -11,7 +12,7 @@
 
 /* ---- handles ---- */
 
-static ls_handle *handle_new(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx) {
+ls_handle *ls_handle_new(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx) {
     ls_loop *L = &vm->loop;
     ls_handle *h = L->free_handles;
     if (h) L->free_handles = h->next_free;
@@ -36,7 +37,7 @@ void ls_handle_release(ls_vm *vm, ls_handle *h) {
 }
 
 ls_handle *ls_call_soon(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx) {
-    ls_handle *h = handle_new(vm, kind, a, b, ctx);
+    ls_handle *h = ls_handle_new(vm, kind, a, b, ctx);
     ls_queue_push(&vm->loop.ready, h);
     return h;
 }
@@ -44,7 +45,7 @@ ls_handle *ls_call_soon(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx
 /* BaseEventLoop.call_at: a TimerHandle on the heap. */
 ls_handle *ls_call_at(ls_vm *vm, double when, int kind, ls_value a, ls_value b, ls_obj *ctx) {
     ls_loop *L = &vm->loop;
-    ls_handle *h = handle_new(vm, kind, a, b, ctx);
+    ls_handle *h = ls_handle_new(vm, kind, a, b, ctx);
     h->timer = 1;
     h->when = when;
     h->seq = ++L->seq;
@@ -71,6 +72,7 @@ void ls_loop_free(ls_vm *vm) {
     ls_loop *L = &vm->loop;
     ls_handle *h;
     while ((h = ls_queue_pop(&L->ready))) ls_handle_release(vm, h);
+    ls_io_free(vm);
     ls_heap_item it;
     while (ls_heap_pop(&L->timers, &it)) ls_handle_release(vm, it.h);
     /* Handles still held by objects go back when those are freed; the
@@ -690,12 +692,15 @@ int ls_loop_step(ls_vm *vm) {
         ls_handle_release(vm, it.h);
     }
 
-    /* 2. Poll for I/O: the model has none. With nothing ready, it waits
-     *    for the nearest timer: the virtual clock jumps to its deadline. */
-    if (!L->ready.len && !L->stopping) {
+    /* 2. Poll for I/O (`event_list = self._selector.select(timeout)`):
+     *    with nothing ready and no socket ready, it waits for the nearest
+     *    timer: the virtual clock jumps to its deadline. Then
+     *    _process_events appends the ready sockets' handles. */
+    if (!L->ready.len && !L->stopping && !ls_io_any_ready(vm)) {
         if (!top) return 0;   /* CPython would block forever */
         if (top->when > L->now) L->now = top->when;
     }
+    ls_io_poll(vm);
 
     /* 3. Move every expired timer to the ready queue, in heap order. As in
      *    CPython (`if handle._when >= end_time: break`), a NaN deadline
@@ -738,10 +743,18 @@ int ls_loop_step(ls_vm *vm) {
 static int hang(ls_vm *vm, ls_future *fut) {
     int line = 1;
     ls_task *t = fut->hdr.kind == LS_O_TASK ? (ls_task *)fut : vm->main_task;
-    if (t && t->top && t->top->pc) line = t->top->proto->lines[t->top->pc - 1];
-    ls_error_at(&vm->err, vm->prog->path, line, 1,
-                "the loop has nothing left to run and no timer to wait for, but the "
-                "future it runs is not done: CPython would block forever here");
+    const ls_frame *f = t ? t->top : NULL;
+    while (f && f->proto->prelude) f = f->caller;   /* the program's line, not the prelude's */
+    if (f && f->pc) line = f->proto->lines[f->pc - 1];
+    if (ls_io_registered(vm))
+        ls_error_at(&vm->err, vm->prog->path, line, 1,
+                    "the loop has nothing left to run, no timer to wait for and no registered "
+                    "socket that is ready, but the future it runs is not done: CPython would "
+                    "block forever in select() here");
+    else
+        ls_error_at(&vm->err, vm->prog->path, line, 1,
+                    "the loop has nothing left to run and no timer to wait for, but the "
+                    "future it runs is not done: CPython would block forever here");
     return -1;
 }
 

@@ -16,6 +16,8 @@ ls_handle *ls_call_soon(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx
 ls_handle *ls_call_at(ls_vm *vm, double when, int kind, ls_value a, ls_value b, ls_obj *ctx);
 ls_handle *ls_call_later(ls_vm *vm, double delay, int kind, ls_value a, ls_value b,
                          ls_obj *ctx);
+/* A handle that is on no queue yet (the selector's). */
+ls_handle *ls_handle_new(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx);
 void ls_handle_cancel(ls_vm *vm, ls_handle *h);
 void ls_handle_release(ls_vm *vm, ls_handle *h);
 

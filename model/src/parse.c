@@ -846,10 +846,18 @@ static ls_node *funcdef(parser *p, ls_token *t, bool is_async) {
     bool defaults = false;
     while (!at(p, LS_TK_RPAR)) {
         ls_token *pt = peek(p);
-        if (pt->kind == LS_TK_STAR || pt->kind == LS_TK_DSTAR)
+        /* `*args` is parsed for the prelude (compile.c refuses it in a
+         * case program); `**kwargs` nowhere. */
+        bool star = pt->kind == LS_TK_STAR;
+        if (pt->kind == LS_TK_DSTAR)
             return err_at(p, pt, "%s", "*args and **kwargs parameters are not supported");
+        if (star) {
+            accept(p, LS_TK_STAR);
+            pt = peek(p);
+        }
         if (!expect(p, LS_TK_NAME)) return NULL;
         ls_node *pa = node(p, LS_N_PARAM, pt);
+        pa->ival = star;
         pa->str = astr(p, pt->str, pt->slen);
         pa->slen = pt->slen;
         for (int i = 0; i < f->n; i++)
@@ -863,6 +871,11 @@ static ls_node *funcdef(parser *p, ls_token *t, bool is_async) {
         }
         if (at(p, LS_TK_COLON)) return err_at(p, peek(p), "%s", "annotations are not supported");
         ls_node_add(p->a, f, pa);
+        if (star) {
+            if (pa->k[0]) return err_at(p, pt, "%s", "*args cannot have a default");
+            accept(p, LS_TK_COMMA);
+            if (!at(p, LS_TK_RPAR)) return err_at(p, peek(p), "%s", "*args must be the last parameter");
+        }
         if (!accept(p, LS_TK_COMMA)) break;
     }
     if (!expect(p, LS_TK_RPAR)) return NULL;

@@ -1,5 +1,6 @@
 /* value.c: objects, Python's str()/repr(), equality, and the collector. */
 #include "value.h"
+#include "io.h"
 
 #include "loop.h"
 
@@ -454,7 +455,7 @@ void ls_gc_mark_value(ls_vm *vm, ls_value v) {
     if (v.tag == LS_V_OBJ) ls_gc_mark_obj(vm, v.u.o);
 }
 
-static void mark_handle(ls_vm *vm, ls_handle *h) {
+void ls_gc_mark_handle(ls_vm *vm, ls_handle *h) {
     ls_gc_mark_obj(vm, h->ctx);
     ls_gc_mark_value(vm, h->a);
     ls_gc_mark_value(vm, h->b);
@@ -468,7 +469,7 @@ static void mark_future(ls_vm *vm, ls_future *f) {
         ls_gc_mark_value(vm, f->cb[i].fn);
         ls_gc_mark_obj(vm, f->cb[i].obj);
     }
-    if (f->timer) mark_handle(vm, f->timer);
+    if (f->timer) ls_gc_mark_handle(vm, f->timer);
 }
 
 static void mark_fields(ls_vm *vm, const ls_fields *fs) {
@@ -499,6 +500,7 @@ static void traverse(ls_vm *vm, ls_obj *o) {
         mark_fields(vm, &((ls_instance *)o)->attrs);
         break;
     case LS_O_AGEN: ls_gc_mark_obj(vm, (ls_obj *)((ls_agen *)o)->frame); break;
+    case LS_O_SOCK: ls_gc_mark_obj(vm, (ls_obj *)((ls_sock *)o)->peer); break;
     case LS_O_AGENOP:
         ls_gc_mark_obj(vm, (ls_obj *)((ls_agenop *)o)->gen);
         ls_gc_mark_value(vm, ((ls_agenop *)o)->value);
@@ -529,7 +531,7 @@ static void traverse(ls_vm *vm, ls_obj *o) {
         break;
     case LS_O_FUTURE: mark_future(vm, (ls_future *)o); break;
     case LS_O_SLEEP: ls_gc_mark_value(vm, ((ls_sleep *)o)->result); break;
-    case LS_O_HANDLE: mark_handle(vm, ((ls_handle_obj *)o)->h); break;
+    case LS_O_HANDLE: ls_gc_mark_handle(vm, ((ls_handle_obj *)o)->h); break;
     case LS_O_BOUND:
         ls_gc_mark_value(vm, ((ls_bound *)o)->self);
         ls_gc_mark_value(vm, ((ls_bound *)o)->fn);
@@ -577,6 +579,7 @@ static void free_obj(ls_vm *vm, ls_obj *o) {
         break;
     }
     case LS_O_HANDLE: ls_handle_release(vm, ((ls_handle_obj *)o)->h); break;
+    case LS_O_SOCK: ls_io_sock_free((ls_sock *)o); break;
     default: break;
     }
     if (o->sizeclass) {
@@ -590,8 +593,8 @@ static void free_obj(ls_vm *vm, ls_obj *o) {
 static void mark_roots(ls_vm *vm) {
     ls_loop *L = &vm->loop;
     for (int i = 0; vm->globals && i < vm->prog->nglobals; i++) ls_gc_mark_value(vm, vm->globals[i]);
-    for (size_t i = 0; i < L->ready.len; i++) mark_handle(vm, ls_queue_at(&L->ready, i));
-    for (size_t i = 0; i < L->timers.n; i++) mark_handle(vm, L->timers.v[i].h);
+    for (size_t i = 0; i < L->ready.len; i++) ls_gc_mark_handle(vm, ls_queue_at(&L->ready, i));
+    for (size_t i = 0; i < L->timers.n; i++) ls_gc_mark_handle(vm, L->timers.v[i].h);
     for (ls_task *t = L->pending_head; t; t = t->next) ls_gc_mark_obj(vm, (ls_obj *)t);
     ls_gc_mark_obj(vm, (ls_obj *)L->current);
     ls_gc_mark_obj(vm, vm->ctx);
@@ -601,7 +604,8 @@ static void mark_roots(ls_vm *vm) {
     ls_gc_mark_value(vm, vm->kwnames);
     ls_gc_mark_obj(vm, (ls_obj *)vm->until);
     ls_gc_mark_obj(vm, (ls_obj *)vm->asyncgens);
-    if (vm->running) mark_handle(vm, vm->running);
+    if (vm->running) ls_gc_mark_handle(vm, vm->running);
+    ls_io_mark(vm);
 }
 
 /* An object's bytes with the arrays it owns, for the memory budget; an

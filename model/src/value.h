@@ -48,7 +48,7 @@ typedef struct ls_value {
     X(CTXVAR, "ContextVar") X(CTX, "Context") X(CTXMAP, "hamt")                \
     X(TOKEN, "Token") X(BOUND, "method") X(RECORD, "object") X(TYPE, "type")  \
     X(CLASS, "type") X(INSTANCE, "object") X(AGEN, "async_generator")          \
-    X(AGENOP, "async_generator_asend")
+    X(AGENOP, "async_generator_asend") X(SOCK, "socket")
 
 typedef enum ls_okind {
 #define LS_X(n, py) LS_O_##n,
@@ -302,6 +302,17 @@ typedef struct ls_record {     /* a prelude object: class and fields */
     struct ls_field *f;
 } ls_record;
 
+typedef struct ls_sock {      /* one end of a socketpair() (io.c) */
+    ls_obj hdr;
+    struct ls_sock *peer;      /* the other end, until either is closed */
+    int32_t fd;                /* a number to name it by, from 3 */
+    uint8_t closed;            /* close() was called on this end */
+    uint8_t eof;               /* the peer is closed: the end of the stream after rx */
+    uint8_t reset;             /* ECONNRESET pending: the peer closed with data unread */
+    char *rx;                  /* bytes received, not yet read: rx[rxoff..rxlen) */
+    size_t rxoff, rxlen, rxcap;
+} ls_sock;
+
 typedef struct ls_handle_obj { /* what call_soon / call_later return */
     ls_obj hdr;
     ls_handle *h;
@@ -380,6 +391,7 @@ void ls_str_of(ls_buf *b, ls_value v, bool repr);
 /* ---- collector ---- */
 void ls_gc_mark_value(ls_vm *vm, ls_value v);
 void ls_gc_mark_obj(ls_vm *vm, ls_obj *o);
+void ls_gc_mark_handle(ls_vm *vm, ls_handle *h);
 /* Collects; `active` is the running frame (its chain is a root). */
 void ls_gc_collect(ls_vm *vm, ls_obj *active);
 /* ls_gc_collect, then false with vm->err set (at path:line) when what is

@@ -80,6 +80,13 @@ int ls_vm_bind(ls_vm *vm, const ls_proto *p, ls_frame *fr, ls_value *args, int n
                ls_value kwnames) {
     ls_list *kw = kwnames.tag == LS_V_OBJ ? (ls_list *)kwnames.u.o : NULL;
     int nkw = kw ? kw->n : 0, npos = nargs - nkw;
+    if (p->varargs) {   /* the prelude's `*args`: the extra positionals */
+        int extra = npos > p->nparams ? npos - p->nparams : 0;
+        ls_list *t = ls_list_new(vm, LS_O_TUPLE, extra);
+        for (int i = 0; i < extra; i++) ls_list_push(t, args[p->nparams + i]);
+        fr->slots[p->nparams] = ls_obj_val(t);
+        npos -= extra;
+    }
     if (npos > p->nparams)
         return ls_vm_raise(vm, LS_E_TYPE, "%s() takes %d positional argument%s but %d %s given",
                            p->name, p->nparams, p->nparams == 1 ? "" : "s", npos,

@@ -31,6 +31,9 @@ enum {
 enum {
     LS_WHY_NONE, LS_WHY_RUNNER, LS_WHY_CREATE_TASK, LS_WHY_YIELD, LS_WHY_SELF_AWAIT,
     LS_WHY_DONE, LS_WHY_CALL_SOON, LS_WHY_CALL_LATER, LS_WHY_SLEEP,
+    LS_WHY_ADD_READER, LS_WHY_ADD_WRITER,
+    LS_WHY_POLL,      /* made ready by the poll: origin.future is the socket's
+                         number, origin.done_task 1 for a writer */
 };
 
 typedef struct ls_origin {
@@ -53,6 +56,19 @@ struct ls_handle {
     ls_handle *next_free;
 };
 
+/* A registered socket: selectors' SelectorKey, whose data is the pair
+ * (reader, writer) of handles (io.c). */
+typedef struct ls_selkey {
+    ls_sock *sock;
+    ls_handle *h[2];           /* reader, writer: NULL when none */
+} ls_selkey;
+
+typedef struct ls_selector {
+    ls_selkey *keys;           /* in the order the sockets were registered */
+    int n, cap;
+    int nsocks;                /* sockets made in this run */
+} ls_selector;
+
 typedef struct ls_loop {
     ls_queue ready;
     ls_heap timers;
@@ -64,6 +80,7 @@ typedef struct ls_loop {
     int64_t next_task_id;
     uint64_t iterations;
     ls_handle *free_handles;
+    ls_selector sel;
 } ls_loop;
 
 typedef enum ls_exec {

@@ -69,7 +69,8 @@ int ls_method_lookup(const char *name) {
 
 bool ls_method_is_property(int id) {
     return id == LS_M_MAXSIZE || id == LS_M_EXCEPTIONS || id == LS_M_ARGS || id == LS_M_PARTIES ||
-           id == LS_M_N_WAITING || id == LS_M_BROKEN || id == LS_M_DUNDER_NAME;
+           id == LS_M_N_WAITING || id == LS_M_BROKEN || id == LS_M_DUNDER_NAME ||
+           id == LS_M_PARTIAL || id == LS_M_EXPECTED;
 }
 
 int ls_new_in(ls_vm *vm, ls_exc_type type, ls_change c, const char *message) {
@@ -175,7 +176,7 @@ static int items(ls_vm *vm, ls_value v, ls_list **out) {
     if (ls_is(v, LS_O_RECORD)) {
         /* a prelude iterable: its __iter__ gives the list (vm.c GET_ITER) */
         ls_record *r = (ls_record *)v.u.o;
-        int pi = vm->prog->methods[r->cls * LS_M__COUNT + LS_M_ITER];
+        int pi = r->cls == LS_RECORD_PLAIN ? -1 : vm->prog->methods[r->cls * LS_M__COUNT + LS_M_ITER];
         if (pi >= 0) {
             ls_value fn = {LS_V_FUNC, 0, {.i = pi}};
             if (ls_vm_call(vm, fn, &v, 1, &v) < 0) return -1;
@@ -585,7 +586,13 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
                 *out = ls_obj_val(r);
                 return 0;
             }
-        return ls_vm_raise(vm, LS_E_RUNTIME, "__new(): no class '%s'", cn);
+        /* a class without methods: only fields (the name is a constant
+         * of the prelude's, which lives as long as the program) */
+        ls_record *r = ls_alloc(vm, LS_O_RECORD, sizeof *r);
+        r->cls = LS_RECORD_PLAIN;
+        r->clsname = cn;
+        *out = ls_obj_val(r);
+        return 0;
     }
     case LS_B_SINCE: {
         /* __since("change"): whether the profile's CPython has that row of
@@ -988,6 +995,13 @@ int ls_method_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwname
         if (id == LS_M_ARGS) {
             *out = e->args;
             return 0;
+        }
+        if (id == LS_M_PARTIAL || id == LS_M_EXPECTED) {
+            ls_value *f = ls_fields_find(&e->attrs, id == LS_M_PARTIAL ? LS_FIELD_PARTIAL : LS_FIELD_EXPECTED);
+            if (f) {
+                *out = *f;
+                return 0;
+            }
         }
         if (id == LS_M_EXCEPTIONS && (e->type == LS_E_GROUP || e->type == LS_E_BASE_GROUP) && args->n == 2) {
             ls_list *src = (ls_list *)args->v[1].u.o;

@@ -113,6 +113,8 @@ typedef enum ls_builtin {
     X(READLINE, "readline") X(READEXACTLY, "readexactly") X(AT_EOF, "at_eof")  \
     X(WRITE, "write") X(DRAIN, "drain") X(IS_CLOSING, "is_closing")            \
     X(WAIT_CLOSED, "wait_closed")                                              \
+    /* IncompleteReadError's, read-only: */                                    \
+    X(PARTIAL, "partial") X(EXPECTED, "expected")                              \
     /* read-only properties, read as obj.name: */                              \
     X(MAXSIZE, "maxsize") X(EXCEPTIONS, "exceptions") X(ARGS, "args")          \
     X(PARTIES, "parties") X(N_WAITING, "n_waiting") X(BROKEN, "broken")        \

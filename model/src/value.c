@@ -120,6 +120,21 @@ void ls_list_push(ls_list *l, ls_value v) {
 }
 
 ls_exc *ls_exc_newv(ls_vm *vm, ls_exc_type type, ls_value *args, int n) {
+    if (type == LS_E_INCOMPLETE_READ && n == 2) {
+        /* asyncio.IncompleteReadError(partial, expected): the message is
+         * its only argument; partial and expected are attributes. */
+        ls_buf m = {0};
+        ls_buf_printf(&m, "%d bytes read on a total of ",
+                      ls_is(args[0], LS_O_STR) ? (int)((ls_str *)args[0].u.o)->len : 0);
+        if (args[1].tag == LS_V_NONE) ls_buf_puts(&m, "undefined");
+        else ls_str_of(&m, args[1], true);
+        ls_buf_puts(&m, " expected bytes");
+        ls_exc *e = ls_exc_new(vm, type, ls_buf_cstr(&m));
+        ls_buf_free(&m);
+        ls_fields_set(&e->attrs, LS_FIELD_PARTIAL, args[0]);
+        ls_fields_set(&e->attrs, LS_FIELD_EXPECTED, args[1]);
+        return e;
+    }
     ls_exc *e = ls_alloc(vm, LS_O_EXC, sizeof *e);
     e->type = type;
     ls_list *t = ls_list_new(vm, LS_O_TUPLE, n);

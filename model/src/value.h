@@ -163,6 +163,11 @@ typedef struct ls_exc {
 
 #define LS_NO_EXC UINT32_MAX
 
+/* IncompleteReadError's attributes `partial` and `expected`, kept among
+ * the exception's fields under ids no program attribute has. */
+#define LS_FIELD_PARTIAL (UINT32_MAX - 1)
+#define LS_FIELD_EXPECTED (UINT32_MAX - 2)
+
 /* A `class` of a case program: its methods and class attributes, and its
  * base (a case class, or an exception type when exc_base is set). */
 struct ls_class {
@@ -293,6 +298,8 @@ typedef struct ls_agenop {    /* asend(), athrow(), aclose(), __anext__() */
     ls_value value;            /* the value sent, or the exception thrown */
     uint8_t op, used;
 } ls_agenop;
+
+#define LS_RECORD_PLAIN UINT16_MAX   /* a record whose class has no methods */
 
 typedef struct ls_record {     /* a prelude object: class and fields */
     ls_obj hdr;

@@ -411,6 +411,7 @@ static int call_with_self(ls_vm *vm, ls_value callee, ls_value self, ls_value *a
 
 /* A prelude class's method: the proto of Class__method, or -1. */
 static int record_method(ls_vm *vm, ls_record *r, int method) {
+    if (r->cls == LS_RECORD_PLAIN) return -1;
     return vm->prog->methods[r->cls * LS_M__COUNT + method];
 }
 
@@ -660,6 +661,9 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
                                ls_exc_name(callee.aux));
         if (callee.aux == LS_E_GROUP || callee.aux == LS_E_BASE_GROUP)
             return group_new(vm, callee.aux, args, nargs, out);
+        if (callee.aux == LS_E_INCOMPLETE_READ && nargs != 2)
+            return ls_vm_raise(vm, LS_E_TYPE, "IncompleteReadError.__init__() missing %d required positional argument%s",
+                               nargs < 2 ? 2 - nargs : 0, nargs == 1 ? "" : "s");
         *out = ls_obj_val(ls_exc_newv(vm, (ls_exc_type)callee.aux, args, nargs));
         return 0;
     case LS_V_OBJ:

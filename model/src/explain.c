@@ -231,12 +231,20 @@ void ls_explain_origin(ls_vm *vm, ls_handle *h, int why, const ls_future *done) 
         ls_buf_free(&w);
         ls_buf_printf(b, ",\"line\":%d", o->line);
         if (h->timer) ls_buf_printf(b, ",\"at\":%.9g", h->when);
+        else if (why == LS_WHY_ADD_READER || why == LS_WHY_ADD_WRITER) ls_buf_puts(b, ",\"on_poll\":true");
         else ls_buf_printf(b, ",\"for_iteration\":%llu", (unsigned long long)vm->loop.iterations + 1);
         json_close(b);
     } else {
         indent(vm, 2);
         if (o->line) ls_buf_printf(b, "line %d: ", o->line);
         why_name(b, vm, o);
+        if (why == LS_WHY_ADD_READER || why == LS_WHY_ADD_WRITER) {
+            ls_buf_printf(b, " registers %s: the poll of each iteration in which the socket is %s "
+                          "makes it ready\n", ls_buf_cstr(&name),
+                          why == LS_WHY_ADD_READER ? "readable" : "writable");
+            ls_buf_free(&name);
+            return;
+        }
         ls_buf_printf(b, " schedules %s ", ls_buf_cstr(&name));
         if (h->timer) ls_buf_printf(b, "at t=%g\n", h->when);
         else ls_buf_printf(b, "for iteration %llu\n", (unsigned long long)vm->loop.iterations + 1);
@@ -384,9 +392,10 @@ void ls_explain_phase(ls_vm *vm, const char *what) {
     ls_buf_printf(b, "-- %s\n", what);
 }
 
-/* _process_events: the poll found h's socket ready and appends h to the
- * ready queue. The handle's origin becomes the poll (where it was
- * registered is said when add_reader or add_writer ran). */
+/* _process_events: the poll found h's socket ready and appended h to the
+ * ready queue. Kept until the iteration's header is out (ls_explain_polled);
+ * the handle's origin becomes the poll (add_reader's or add_writer's
+ * registration was said when it ran). */
 void ls_explain_io(ls_vm *vm, ls_handle *h, int fd, bool write) {
     if (!vm->explain) return;
     ls_origin *o = &h->origin;
@@ -396,17 +405,33 @@ void ls_explain_io(ls_vm *vm, ls_handle *h, int fd, bool write) {
     o->why = LS_WHY_POLL;
     o->future = (uint32_t)fd;
     o->done_task = write;
-    ls_buf *b = &vm->explain_out;
-    ls_buf name = {0};
-    handle_name(&name, vm, h);
-    if (vm->explain == LS_EXPLAIN_JSON) {
-        json_open(vm, "poll");
-        ls_buf_printf(b, ",\"socket\":%d,\"ready\":\"%s\"", fd, write ? "write" : "read");
-        json_str(b, "handle", ls_buf_cstr(&name));
-        json_close(b);
-    } else {
-        ls_buf_printf(b, "poll: socket %d is %s: %s%s is made ready\n", fd, write ? "writable" : "readable",
-                      write ? "its writer, " : "its reader, ", ls_buf_cstr(&name));
+    if (vm->npolled == vm->cappolled) {
+        vm->cappolled = vm->cappolled ? vm->cappolled * 2 : 8;
+        vm->polled = ls_xrealloc(vm->polled, (size_t)vm->cappolled * sizeof *vm->polled);
     }
-    ls_buf_free(&name);
+    vm->polled[vm->npolled++] = h;
+}
+
+void ls_explain_polled(ls_vm *vm) {
+    if (!vm->explain) return;
+    ls_buf *b = &vm->explain_out;
+    for (int i = 0; i < vm->npolled; i++) {
+        const ls_handle *h = vm->polled[i];
+        int fd = (int)h->origin.future;
+        bool write = h->origin.done_task != 0;
+        ls_buf name = {0};
+        handle_name(&name, vm, h);
+        if (vm->explain == LS_EXPLAIN_JSON) {
+            json_open(vm, "poll");
+            ls_buf_printf(b, ",\"socket\":%d,\"ready\":\"%s\"", fd, write ? "write" : "read");
+            json_str(b, "handle", ls_buf_cstr(&name));
+            json_close(b);
+        } else {
+            indent(vm, 1);
+            ls_buf_printf(b, "poll: socket %d is %s: its %s, %s, is made ready\n", fd,
+                          write ? "writable" : "readable", write ? "writer" : "reader", ls_buf_cstr(&name));
+        }
+        ls_buf_free(&name);
+    }
+    vm->npolled = 0;
 }

@@ -24,6 +24,8 @@ void ls_explain_log(ls_vm *vm, const char *line, size_t n);
 void ls_explain_phase(ls_vm *vm, const char *what);
 /* The poll made h, the reader (writer) of socket fd, ready. */
 void ls_explain_io(ls_vm *vm, ls_handle *h, int fd, bool write);
+/* Says what the poll made ready, after the iteration's header. */
+void ls_explain_polled(ls_vm *vm);
 /* The source line the running frame is at, or 0. */
 int ls_explain_line(const ls_vm *vm);
 

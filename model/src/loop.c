@@ -715,6 +715,7 @@ int ls_loop_step(ls_vm *vm) {
     L->iterations++;
     size_t n = L->ready.len;
     ls_explain_iteration(vm, n);
+    ls_explain_polled(vm);
     for (size_t i = 0; i < n; i++) {
         if (vm->bytes > vm->threshold &&
             !ls_gc_collect_checked(vm, NULL, vm->prog->path, 1))

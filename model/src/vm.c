@@ -1745,6 +1745,7 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
 
 void ls_vm_free(ls_vm *vm) {
     ls_buf_free(&vm->explain_out);
+    free(vm->polled);
     ls_loop_free(vm);
     ls_gc_free_all(vm);
     for (int i = 0; i < vm->ntrace; i++) free(vm->trace[i]);

@@ -136,6 +136,8 @@ struct ls_vm {
     ls_buf explain_out;
     ls_frame *cur_frame;       /* the frame calling a builtin, for its line */
     int explain_depth;
+    ls_handle **polled;        /* what this iteration's poll made ready */
+    int npolled, cappolled;
 };
 
 /* Whether the run's profile has change c; notes that the run depended on

@@ -113,12 +113,13 @@ int ls_io_method(ls_vm *vm, int id, ls_sock *s, ls_value *a, int n, ls_value *ou
             return ls_vm_raise(vm, LS_E_TYPE, "recv() takes one integer argument (the most to read)");
         if (a[0].u.i < 0) return ls_vm_raise(vm, LS_E_VALUE, "negative buffersize in recv");
         if (s->closed) return ls_vm_raise(vm, LS_E_OSERROR, EBADF_TEXT);
-        if (s->reset) {
+        size_t want = (size_t)a[0].u.i;
+        /* What arrived before the peer's close is read first, then the
+         * reset once, then the end of the stream (as Linux does). */
+        if (want && !pending(s) && s->reset) {
             s->reset = 0;
-            s->rxoff = s->rxlen = 0;
             return ls_vm_raise(vm, LS_E_CONNECTION_RESET, ECONNRESET_TEXT);
         }
-        size_t want = (size_t)a[0].u.i;
         if (want && !pending(s) && !s->eof) return ls_vm_raise(vm, LS_E_BLOCKING_IO, EAGAIN_TEXT);
         size_t k = want < pending(s) ? want : pending(s);
         *out = ls_str_new(vm, s->rx ? s->rx + s->rxoff : "", k);

@@ -228,8 +228,9 @@ def build_server(args):
     extra["profile"] = claimed_profile(eager)
     impl = sys.implementation.name
     version = "%d.%d.%d" % sys.implementation.version[:3]
+    # The virtual-clock loop polls no descriptor: no I/O there.
     return prelude.Server(impl, version, factory, eager=eager, extra=extra,
-                          real_time=not args.virtual, runner=runner)
+                          real_time=not args.virtual, runner=runner, io=not args.virtual)
 
 
 def main(argv=None):

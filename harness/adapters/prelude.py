@@ -33,7 +33,7 @@ ASYNCIO_NAMES = (
     "FIRST_EXCEPTION", "ALL_COMPLETED", "CancelledError",
     "InvalidStateError", "QueueFull", "QueueEmpty", "current_task",
     "all_tasks", "timeout_at", "as_completed", "Barrier", "BrokenBarrierError",
-    "LifoQueue", "PriorityQueue", "QueueShutDown",
+    "LifoQueue", "PriorityQueue", "QueueShutDown", "IncompleteReadError",
 )
 
 # Builtins that are features of their own (harness/casekit/features.py),
@@ -85,11 +85,13 @@ def Future():
     return asyncio.get_running_loop().create_future()
 
 
-def features():
+def features(io=False):
     """The features (harness/casekit/features.py) this asyncio has.
 
     The header features a case may `require:` first, then the builtins and
-    the future and task methods that are features of their own.
+    the future and task methods that are features of their own.  `io`
+    (sockets, readiness callbacks, streams) only where the adapter's loop
+    polls real sockets: not on the virtual-clock loop, not in Pyodide.
     """
     found = ["contextvars"]
     if hasattr(asyncio, "TaskGroup"):
@@ -103,6 +105,8 @@ def features():
         found.append("Queue.shutdown")
     if sys.version_info >= (3, 14):
         found.append("eager_start")
+    if io and io_available():
+        found.append("io")
     # The language's constructs: classes (async with, async for and
     # __await__ on them) and async generators are Python's own.
     found += ["classes", "custom_awaitables", "async_generators"]
@@ -142,6 +146,9 @@ CASE_EXCEPTIONS = (
     "AttributeError", "ArithmeticError", "ZeroDivisionError", "OverflowError",
     "LookupError", "IndexError", "KeyError", "NameError", "UnboundLocalError",
     "BaseExceptionGroup", "ExceptionGroup", "StopAsyncIteration", "GeneratorExit",
+    # I/O (the feature `io`): Python's, as sockets and streams raise them
+    "BlockingIOError", "ConnectionError", "BrokenPipeError", "ConnectionResetError",
+    "EOFError",
 )
 
 
@@ -288,8 +295,9 @@ _make_helpers = _compile_helpers()
 _unavailable = _make_helpers(None, None, None, None, (), None, None)["unavailable"]
 
 
-def make_globals(trace):
-    """Fresh globals for one case; `log` appends to `trace` (a Trace)."""
+def make_globals(trace, sockets=None):
+    """Fresh globals for one case; `log` appends to `trace` (a Trace).  With
+    `sockets` (a CaseSockets), the I/O builtins too, over its sockets."""
     if not isinstance(trace, Trace):
         plain, trace = trace, Trace()
         trace.extend(plain)
@@ -321,7 +329,217 @@ def make_globals(trace):
         TimeoutError=asyncio.TimeoutError,
         RuntimeError=RuntimeError,
     )
+    if sockets is not None:
+        g.update(_make_io_helpers(asyncio.get_running_loop, sockets.pair, object.__new__,
+                                  asyncio.open_connection, asyncio.IncompleteReadError,
+                                  WRITE_TYPE_MESSAGE))
     return g
+
+
+# -- I/O (the feature `io`; cases/README.md, "Builtins" and "Methods") -------------
+#
+# A case gets sockets only from `socketpair()`: AF_UNIX stream pairs from
+# `socket.socketpair()`, non-blocking.  It sees them, and the streams over
+# them, through wrappers that speak text (UTF-8 on the wire) and offer the
+# language's methods alone; the real socket, reader and writer sit in `_`
+# slots, which the gate and the adapter's check refuse, and the wrappers
+# cannot be made from a program (`type(a)(x)` is a TypeError).  No other
+# kind of socket, no address, no bind or connect: the guard refuses those
+# events anyway.  A case opens at most MAX_SOCKETPAIRS pairs; every socket it
+# opened is closed when its run ends (run_program), so a long-lived adapter
+# leaks no descriptors.
+
+MAX_SOCKETPAIRS = 64
+
+# `_SelectorSocketTransport.write`'s TypeError for data that is not bytes
+# (selector_events.py; 3.14 names the types).
+WRITE_TYPE_MESSAGE = ("data argument must be a bytes, bytearray, or memoryview object, not %r"
+                      if sys.version_info >= (3, 14) else
+                      "data argument must be a bytes-like object, not %r")
+
+
+def io_available():
+    """Whether this Python can open a socketpair (not Pyodide, not WASI)."""
+    if sys.platform in ("emscripten", "wasi"):
+        return False
+    try:
+        import socket
+    except ImportError:
+        return False
+    return hasattr(socket, "socketpair")
+
+
+class CaseSockets:
+    """The real sockets one case opened, closed together by `close_all`."""
+
+    def __init__(self):
+        self.opened = []
+        self.pairs = 0
+
+    def pair(self):
+        """Two connected non-blocking AF_UNIX stream sockets."""
+        if self.pairs >= MAX_SOCKETPAIRS:
+            import errno
+            raise OSError(errno.EMFILE, "Too many open files (a case may open %d sockets)"
+                          % (2 * MAX_SOCKETPAIRS))
+        import socket
+        a, b = socket.socketpair()
+        self.pairs += 1
+        self.opened += [a, b]
+        a.setblocking(False)
+        b.setblocking(False)
+        return a, b
+
+    def close_all(self):
+        """Close every socket opened (again, for those the case or a
+        transport closed: closing twice is harmless)."""
+        opened, self.opened = self.opened, []
+        for sock in opened:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+# The program-facing I/O builtins and wrapper classes, compiled like the
+# helpers above into a namespace that holds only the case builtins.  A
+# wrapper method awaits the real coroutine inline, so it costs no loop
+# iteration of its own.
+IO_SOURCE = """
+def _io_helpers(get_loop, new_pair, new_object, open_connection, incomplete_read,
+                write_type_message):
+    def encode(text):
+        if not isinstance(text, str):
+            raise TypeError("send() takes text (str), not '%s'" % type(text).__name__)
+        return text.encode("utf-8")
+
+    def count(n):
+        if not isinstance(n, int):
+            raise TypeError("recv() takes one integer argument (the most to read)")
+        return n
+
+    def decode(data):
+        return data.decode("utf-8", "replace")
+
+    def refuse(self, *args, **kwargs):
+        raise TypeError("cannot create '%s' instances" % type(self).__name__)
+
+    class socket:
+        __slots__ = ("_sock",)
+        __init__ = refuse
+
+        def send(self, text):
+            return self._sock.send(encode(text))
+
+        def recv(self, n):
+            return decode(self._sock.recv(count(n)))
+
+        def close(self):
+            self._sock.close()
+
+    class StreamReader:
+        __slots__ = ("_reader",)
+        __init__ = refuse
+
+        async def read(self, n=-1):
+            return decode(await self._reader.read(n))
+
+        async def readline(self):
+            return decode(await self._reader.readline())
+
+        async def readexactly(self, n):
+            try:
+                data = await self._reader.readexactly(n)
+            except incomplete_read as exc:
+                # the same error, its `partial` as text
+                raise incomplete_read(decode(exc.partial), exc.expected) from None
+            return decode(data)
+
+        def at_eof(self):
+            return self._reader.at_eof()
+
+    class StreamWriter:
+        __slots__ = ("_writer",)
+        __init__ = refuse
+
+        def write(self, text):
+            if not isinstance(text, str):
+                # the transport's own message (selector_events.py, write)
+                raise TypeError(write_type_message % type(text).__name__)
+            self._writer.write(text.encode("utf-8"))
+
+        async def drain(self):
+            await self._writer.drain()
+
+        def close(self):
+            self._writer.close()
+
+        def is_closing(self):
+            return self._writer.is_closing()
+
+        async def wait_closed(self):
+            await self._writer.wait_closed()
+
+    def real(sock):
+        if type(sock) is not socket:
+            raise TypeError("a socket from socketpair() was expected, got '%s'"
+                            % type(sock).__name__)
+        return sock._sock
+
+    def used_as_socket(sock, attribute):
+        # what asyncio's sock_recv, sock_sendall and create_connection do
+        # first with something other than a socket
+        if type(sock) is not socket:
+            raise AttributeError("'%s' object has no attribute '%s'"
+                                 % (type(sock).__name__, attribute))
+        return sock._sock
+
+    def socketpair():
+        a, b = new_pair()
+        wa, wb = new_object(socket), new_object(socket)
+        wa._sock, wb._sock = a, b
+        return (wa, wb)
+
+    def add_reader(sock, fn, *args):
+        get_loop().add_reader(real(sock), fn, *args)
+
+    def add_writer(sock, fn, *args):
+        get_loop().add_writer(real(sock), fn, *args)
+
+    def remove_reader(sock):
+        return get_loop().remove_reader(real(sock))
+
+    def remove_writer(sock):
+        return get_loop().remove_writer(real(sock))
+
+    async def sock_recv(sock, n):
+        real_sock = used_as_socket(sock, "recv")
+        return decode(await get_loop().sock_recv(real_sock, count(n)))
+
+    async def sock_sendall(sock, text):
+        real_sock = used_as_socket(sock, "send")
+        await get_loop().sock_sendall(real_sock, encode(text))
+
+    async def open_stream(sock):
+        reader, writer = await open_connection(sock=used_as_socket(sock, "type"))
+        r, w = new_object(StreamReader), new_object(StreamWriter)
+        r._reader, w._writer = reader, writer
+        return (r, w)
+
+    return {"socketpair": socketpair, "add_reader": add_reader, "add_writer": add_writer,
+            "remove_reader": remove_reader, "remove_writer": remove_writer,
+            "sock_recv": sock_recv, "sock_sendall": sock_sendall,
+            "open_stream": open_stream}
+"""
+
+
+def _compile_io_helpers():
+    ns = {"__name__": "__case__", "__builtins__": case_builtins()}
+    exec(compile(IO_SOURCE, "<loopspec I/O builtins>", "exec"), ns)
+    return ns["_io_helpers"]
+
+
+_make_io_helpers = _compile_io_helpers()
 
 
 def describe(exc):
@@ -352,6 +570,11 @@ CASE_ATTRIBUTES = frozenset((
     "full", "task_done", "create_task", "when", "reschedule", "expired", "maxsize",
     "exceptions", "args", "set_name", "run", "abort", "shutdown", "parties",
     "n_waiting", "broken", "aclose", "asend", "athrow",
+    # sockets and streams (the feature `io`)
+    "send", "recv", "close", "read", "readline", "readexactly", "at_eof", "write", "drain",
+    "is_closing", "wait_closed",
+    # IncompleteReadError's read-only properties
+    "partial", "expected",
 ))
 
 
@@ -464,16 +687,28 @@ def compile_program(program, line, filename):
         raise CaseError("%s: cannot compile the program: %s" % (filename, describe(exc)))
 
 
-def run_program(code, loop_factory, filename, timing=None, runner=None, limits=None):
+def run_program(code, loop_factory, filename, timing=None, runner=None, limits=None,
+                io=False):
     """Run compiled `code` as `asyncio.run(main())`; return the trace list.
 
     With a dict `timing`, its `elapsed_ns` is set to the time the run took
     on `time.monotonic_ns()`: `asyncio.run` only (loop creation, main(),
     the teardown), not the compile or the module's top level.  `limits` is
     (max lines, max bytes) of the trace; past one, a CaseError naming it.
+    With `io`, the program has the I/O builtins; every socket it opened is
+    closed when the run ends, however it ends.
     """
+    sockets = CaseSockets() if io else None
+    try:
+        return _run_program(code, loop_factory, filename, timing, runner, limits, sockets)
+    finally:
+        if sockets is not None:
+            sockets.close_all()
+
+
+def _run_program(code, loop_factory, filename, timing, runner, limits, sockets):
     trace = Trace(limits or (MAX_TRACE_LINES, MAX_TRACE_BYTES))
-    g = make_globals(trace)
+    g = make_globals(trace, sockets)
     try:
         exec(code, g)
     except Exception as exc:
@@ -658,6 +893,8 @@ GUARD_REFUSED = frozenset((
     "sys.addaudithook", "sys.remote_exec", "cpython.remote_debugger_script",
     "webbrowser.open", "urllib.Request", "http.client.connect",
 ))
+# socket.AF_UNIX, where there is one (read when the guard is installed).
+_AF_UNIX = None
 GUARD_MODULES = frozenset((
     "ctypes", "_ctypes", "cffi", "_posixsubprocess", "subprocess", "multiprocessing",
     "_multiprocessing", "pty", "mmap", "resource",
@@ -666,7 +903,17 @@ _WRITE_FLAGS = None
 
 
 def _guard(event, args):
-    """The audit hook: refuse the events above; open files for reading only."""
+    """The audit hook: refuse the events above; open files for reading only.
+
+    One exception: `sendmsg` with no address on an AF_UNIX socket, which
+    reaches only the socket's connected peer.  asyncio's socket transport
+    writes what it buffered that way from 3.12 on (selector_events.py,
+    `_write_sendmsg`), and the only AF_UNIX sockets in an adapter are the
+    socketpairs of cases and of the loop's self-pipe (connect and bind are
+    refused)."""
+    if event == "socket.sendmsg" and _AF_UNIX is not None and len(args) >= 2 \
+            and args[1] is None and getattr(args[0], "family", None) == _AF_UNIX:
+        return
     if event in GUARD_REFUSED:
         raise PermissionError("loopspec: %s is not allowed in an adapter" % event)
     if event == "open":
@@ -684,10 +931,15 @@ def _guard(event, args):
 
 def install_guard():
     """Add the audit hook, once per process (where sys.addaudithook exists)."""
-    global _WRITE_FLAGS
+    global _WRITE_FLAGS, _AF_UNIX
     if _WRITE_FLAGS is not None or not hasattr(sys, "addaudithook"):
         return False
     import os
+    try:
+        import socket
+        _AF_UNIX = getattr(socket, "AF_UNIX", None)
+    except ImportError:
+        _AF_UNIX = None
     _WRITE_FLAGS = (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
                     | getattr(os, "O_EXCL", 0))
     sys.addaudithook(_guard)
@@ -728,12 +980,14 @@ class Server:
     case's main() the way `asyncio.run` does, for loops that cannot be made
     on their own (then `loop_factory` serves nothing).  `eager` is True when every
     case runs with `eager_task_factory` (the adapter's --eager); otherwise a
-    request whose profile is `eager` asks for it.
+    request whose profile is `eager` asks for it.  `io` gives the programs
+    the I/O builtins (the feature `io`), for loops that poll real sockets.
     """
 
     def __init__(self, impl, version, loop_factory, eager=False, extra=None,
-                 real_time=True, runner=None):
+                 real_time=True, runner=None, io=False):
         self.runner = runner
+        self.io = bool(io) and io_available()
         self.impl = impl
         self.version = version
         self.base_factory = loop_factory
@@ -762,7 +1016,7 @@ class Server:
         guarded = install_guard() or _WRITE_FLAGS is not None
         info = {"ready": True, "impl": self.impl, "version": self.version,
                 "python": sys.version.split()[0],
-                "eager": self.eager, "features": features(), "guard": guarded}
+                "eager": self.eager, "features": features(self.io), "guard": guarded}
         info.update(self.extra)
         return info
 
@@ -816,7 +1070,7 @@ class Server:
             with Captured() as cap:
                 try:
                     reply["trace"] = run_program(code, factory, filename, timing,
-                                                 self.runner, limits)
+                                                 self.runner, limits, self.io)
                 finally:
                     out, err = cap.out.getvalue(), cap.err.getvalue()
         except Exception as exc:

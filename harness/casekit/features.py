@@ -3,7 +3,7 @@
 A case needs two kinds of features:
 
 * the ones its header lists under `requires:` (`contextvars`, `taskgroup`,
-  `timeout`, `eager`);
+  `timeout`, `eager`, `io`);
 * the ones its program uses, found in the model's AST: every asyncio builtin
   of the case language beyond the core (`call_soon`, `Future`, `wait_for`,
   ...) is a feature named like the builtin, and every future or task method
@@ -22,7 +22,7 @@ not FAIL.
 """
 
 # The features a case header may name.
-HEADER = ("contextvars", "taskgroup", "timeout", "eager")
+HEADER = ("contextvars", "taskgroup", "timeout", "eager", "io")
 
 # Builtin name -> feature.  Names not listed here are core or local.
 BUILTINS = {
@@ -63,6 +63,22 @@ BUILTINS = {
     "QueueShutDown": "Queue.shutdown",
     "anext": "anext",
     "aiter": "anext",
+    # I/O: sockets, readiness callbacks, socket awaits, streams and their
+    # exceptions, where the loop polls real sockets (not in Pyodide)
+    "socketpair": "io",
+    "add_reader": "io",
+    "add_writer": "io",
+    "remove_reader": "io",
+    "remove_writer": "io",
+    "sock_recv": "io",
+    "sock_sendall": "io",
+    "open_stream": "io",
+    "BlockingIOError": "io",
+    "ConnectionError": "io",
+    "BrokenPipeError": "io",
+    "ConnectionResetError": "io",
+    "EOFError": "io",
+    "IncompleteReadError": "io",
 }
 
 # The language's own constructs that are features (found by

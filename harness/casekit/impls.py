@@ -307,7 +307,8 @@ def _pyodide_impls(upto=None, after=None):
                 after and key < profiles.version_tuple(after)):
             continue
         lazy, eager = _claims(version), _claims(version, True)
-        has = feat.for_python(version, *(() if eager else ("eager",)))
+        # No sockets in Pyodide: the virtual-clock loop polls nothing.
+        has = feat.for_python(version, *(("io",) if eager else ("eager", "io")))
         npm = _node_package(package)
         out.append(Impl(
             name, lazy, _pyodide(package),
@@ -346,7 +347,7 @@ def registry():
                                               "bin", "python3")
     pyenv_short = "cp" + pyenv_version.replace(".", "")
     py311 = _claims(system)
-    no_eager = feat.without("eager")
+    no_io = feat.without("eager", "io")
     impls = [
         Impl("model", profiles.normalize("asyncio"),
              [SYSTEM_PYTHON, os.path.join(ADAPTERS, "model_adapter.py"), "--model", MODEL],
@@ -388,7 +389,7 @@ def registry():
         Impl("pyodide-webloop", latest, _pyodide(PYODIDE_PACKAGE, "--webloop"),
              "Pyodide's WebLoop (CPython %s): asyncio on Node's event loop"
              % PYODIDE_RUNTIMES[PYODIDE_PACKAGE],
-             no_eager, needs=(_node_check(), pyodide), label="webloop",
+             no_io, needs=(_node_check(), pyodide), label="webloop",
              slow_start=True, python=PYODIDE_RUNTIMES[PYODIDE_PACKAGE]),
         Impl("micropython", latest,
              [node(), os.path.join(ADAPTERS, "micropython_adapter.mjs"), "--profile", latest],
@@ -420,7 +421,7 @@ def registry():
         Impl("cpython-3.11-virtual", py311,
              _cpython(SYSTEM_PYTHON, "--virtual", python=system),
              "Debian CPython %s on the Pyodide adapter's virtual-clock loop" % system,
-             feat.for_python(system, "eager"), needs=(python,), label="cp311-virt",
+             feat.for_python(system, "eager", "io"), needs=(python,), label="cp311-virt",
              conformance=False, real_time=False, python=system),
     ]
     return {impl.name: impl for impl in impls}

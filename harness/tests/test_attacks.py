@@ -151,6 +151,9 @@ def test_attacks_on_every_implementation(tmp_path):
         if "refused" in tags:
             assert r["status"] == "ERROR" and r.get("rejected"), where
             assert "rejected by the model" in r["error"], where
+        elif r["status"] == "UNSUPPORTED":
+            # the I/O attacks, where there are no sockets (Pyodide, MicroPython)
+            assert "io" not in impls.registry()[r["impl"]].features, where
         else:
             assert r["status"] in CONTAINED_STATUSES, where
             assert r["duration_ms"] <= (timeout * MULTIPLIER + SLACK) * 1000, where

@@ -136,6 +136,9 @@ def features(io=False):
 CASE_BUILTINS = (
     "len", "str", "repr", "range", "list", "sorted", "min", "max", "sum", "abs",
     "int", "isinstance", "issubclass", "type", "anext", "aiter",
+    # super() in a class's methods (its zero-argument form: the compiler
+    # gives those methods the __class__ cell it reads)
+    "super",
     # what a `class` statement compiles to; the check below keeps classes to
     # the language's (no keywords, no decorators)
     "__build_class__",
@@ -645,7 +648,16 @@ def check_program(tree, filename):
             on_type = (node.attr == "__name__" and isinstance(node.value, ast.Call)
                        and isinstance(node.value.func, ast.Name)
                        and node.value.func.id == "type")
-            if node.attr not in CASE_ATTRIBUTES and node.attr not in own and not on_type:
+            # `super().__init__`, `super().__aenter__`, ...: a protocol method
+            # read directly on super()'s result (__init__, or one a class defines).
+            on_super = (node.attr in CLASS_DUNDERS
+                        and (node.attr == "__init__" or node.attr in own)
+                        and isinstance(node.value, ast.Call) and not node.value.args
+                        and not node.value.keywords
+                        and isinstance(node.value.func, ast.Name)
+                        and node.value.func.id == "super")
+            if node.attr not in CASE_ATTRIBUTES and node.attr not in own and not on_type \
+                    and not on_super:
                 refuse(node, "attribute %r" % node.attr)
         names = ()
         if isinstance(node, ast.Name):

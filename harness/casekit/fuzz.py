@@ -8,7 +8,10 @@ Three parts:
   `call_at(time() + d, ...)`, a context variable with `copy_context().run`
   and `call_soon(..., context=)`, cancellation with and without messages,
   `gather` (with `return_exceptions`), `Lock`, `Event`, `Queue` (or a
-  `LifoQueue`) and exceptions.
+  `LifoQueue` or `PriorityQueue`, and `shutdown()` in the finale), exceptions,
+  an async generator, case classes (an awaitable whose `__await__` does bare
+  `yield`s, an async context manager, an async iterator), `Barrier`
+  episodes and `as_completed` over tasks created for it.
   Programs are built as a small tree (`Program`, `Func`, `Stmt`) so that the
   shrinker can remove and simplify statements and functions;
 * the two sides of a comparison: the model, run as
@@ -170,6 +173,11 @@ class Program:
         if out:
             out.append("")
         for f in self.funcs:
+            if f.role == "class":
+                out.append("class %s:" % f.name)
+                render_block(f.body, "    ", out)
+                out.append("")
+                continue
             out.append("%sdef %s(%s):" % ("async " if f.is_async else "", f.name,
                                           ", ".join(f.params)))
             body_lines = []
@@ -350,6 +358,36 @@ class Generator:
         # left suspended would be closed by asyncio.run's shutdown step,
         # or earlier by CPython's garbage collector: no fixed order).
         self.use_agen = self.f.has("async_generators") and self.side.random() < 0.3
+        # Case classes: `Tick` (awaitable, its __await__ yields n times),
+        # `Cm` (async context manager), `Cnt` (async iterator).
+        side = self.side
+        self.classes = set()
+        if self.f.has("classes") and side.random() < 0.4:
+            if self.f.has("custom_awaitables") and side.random() < 0.6:
+                self.classes.add("Tick")
+            if side.random() < 0.5:
+                self.classes.add("Cm")
+            if side.random() < 0.5:
+                self.classes.add("Cnt")
+        # Barrier episodes: a statement makes a Barrier and tasks of `bw`
+        # that wait on it (all parties, or the statement's task too, or one
+        # party short and then abort()/reset()), all awaited in the statement.
+        self.use_barrier = self.f.has("Barrier") and self.f.has("gather") \
+            and side.random() < 0.25
+        self.bw_rounds = side.choice((1, 1, 2)) if self.use_barrier else 1
+        # as_completed over tasks of `ac` created in the call (each suspends
+        # at once, so none is done yet even eagerly: the set CPython makes of
+        # them cannot order the reports) and at most one task made earlier.
+        self.use_ascomp = self.f.has("as_completed") and side.random() < 0.25
+        # A priority queue: every item a string then (the finale puts str(i)).
+        if "q" in self.objs and "q" not in self.ctors and self.f.has("PriorityQueue") \
+                and side.random() < 0.3:
+            self.ctors["q"] = "PriorityQueue()"
+        # q.shutdown() in the finale, after its puts: a worker's q.get() or
+        # q.put_nowait() may raise QueueShutDown then (caught in the worker).
+        self.q_shutdown = "q" in self.objs and self.f.has("Queue.shutdown") \
+            and side.random() < 0.35
+        self.barriers = 0
 
     # -- small helpers
     def label(self, ctx):
@@ -426,7 +464,87 @@ class Generator:
         funcs.append(self.main(helpers, ["w%d" % k for k in range(self.n_workers)]))
         if self.use_agen:
             funcs.insert(0, self.agen())
+        if self.use_barrier:
+            funcs.insert(0, self.bw_func())
+        if self.use_ascomp:
+            funcs.insert(0, self.ac_func())
+        for name in ("Cnt", "Cm", "Tick"):
+            if name in self.classes:
+                funcs.insert(0, getattr(self, "class_" + name.lower())())
         return Program(funcs, self.ctors).normalize()
+
+    # -- case classes and the functions of later constructs (side stream)
+    def side_step(self):
+        """A suspension or nothing, drawn from the side stream."""
+        return self.side.choice((S("await sleep(0)"), S("await suspend()"), None))
+
+    def class_tick(self):
+        ctx = _Ctx("Tick", "helper", [])
+        body = [self.log(ctx, "self.tag")]
+        body.append(Stmt([("for i in range(self.n):", [S("yield")])]))
+        if self.side.random() < 0.5:
+            body.append(self.log(ctx, "self.tag"))
+        body.append(S("return self.tag"))
+        return Func("Tick", [], [
+            Stmt([("def __init__(self, tag, n):", [S("self.tag = tag"), S("self.n = n")])]),
+            Stmt([("def __await__(self):", body)])], role="class")
+
+    def class_cm(self):
+        ctx = _Ctx("Cm", "helper", [])
+        enter = [self.log(ctx, "self.tag")]
+        step = self.side_step()
+        if step is not None:
+            enter.append(step)
+        enter.append(S("return self.tag"))
+        exit_ = [self.log(ctx, "self.tag", "et is None")]
+        step = self.side_step()
+        if step is not None:
+            exit_.append(step)
+        # A true result swallows the exception: an Error, never a cancellation.
+        exit_.append(S(self.side.choice(("return False", "return None",
+                                         "return isinstance(e, Error)"))))
+        return Func("Cm", [], [
+            Stmt([("def __init__(self, tag):", [S("self.tag = tag")])]),
+            Stmt([("async def __aenter__(self):", enter)]),
+            Stmt([("async def __aexit__(self, et, e, tb):", exit_)])], role="class")
+
+    def class_cnt(self):
+        body = []
+        step = self.side_step()
+        if step is not None:
+            body.append(step)
+        body += [Stmt([("if self.n == 0:", [S("raise StopAsyncIteration")])]),
+                 S("self.n -= 1"), S("return self.tag + str(self.n)")]
+        return Func("Cnt", [], [
+            Stmt([("def __init__(self, tag, n):", [S("self.tag = tag"), S("self.n = n")])]),
+            Stmt([("def __aiter__(self):", [S("return self")])]),
+            Stmt([("async def __anext__(self):", body)])], role="class")
+
+    def bw_func(self):
+        """`async def bw(b, x, n)`: n sleeps, then one or two waits on the
+        barrier, BrokenBarrierError caught."""
+        ctx = _Ctx("bw", "helper", [])
+        waits = [self.log(ctx, "x", "await b.wait()", uses={"x"})
+                 for _ in range(self.bw_rounds)]
+        body = [Stmt([("for i in range(n):", [self.side_step() or S("await sleep(0)")])],
+                     defines={"i"}),
+                self.log(ctx, "x"),
+                Stmt([("try:", waits), ("except BrokenBarrierError:", [self.log(ctx, "x")])]),
+                S("return x")]
+        return Func("bw", ["b", "x", "n"], body, role="helper")
+
+    def ac_func(self):
+        """`async def ac(x, n, bad)`: suspends at once (so a task of it is
+        never done when as_completed gets it), n more times, then returns x
+        or raises Error(x)."""
+        ctx = _Ctx("ac", "helper", [])
+        body = [S("await sleep(0)"),
+                Stmt([("for i in range(n):", [self.side_step() or S("await sleep(0)")])],
+                     defines={"i"}),
+                self.log(ctx, "x"),
+                Stmt([("if bad:", [S("raise Error(x)")])]),
+                S("return x")]
+        return Func("ac", ["x", "n", "bad"], body, role="helper")
 
     def agen(self):
         """`async def ag(tag, n)`: yields n values, suspending between them."""
@@ -480,7 +598,11 @@ class Generator:
         if what == "ev":
             return S("ev.set()", {"ev"})
         if what == "q":
-            return S('q.put_nowait("%s")' % self.label(ctx), {"q"})
+            put = S('q.put_nowait("%s")' % self.label(ctx), {"q"})
+            if self.q_shutdown:
+                return Stmt([("try:", [put]), ("except QueueShutDown:", [self.log(ctx)])],
+                            {"q"})
+            return put
         if self.chance(0.25):
             return Stmt([("if not fut.done():",
                           [S('fut.set_exception(Error("%s"))' % self.label(ctx), {"fut"})])],
@@ -535,6 +657,11 @@ class Generator:
         ctx = _Ctx(name, "worker", helpers)
         self.gets[name] = 0
         body = self.block(ctx, self.r.randint(1, 7 if self.big else 5))
+        if self.q_shutdown:
+            used = set()
+            walk_uses(body, used)
+            if "q" in used:
+                body = [Stmt([("try:", body), ("except QueueShutDown:", [self.log(ctx)])])]
         if has_dep and self.chance(0.7):
             body.insert(self.r.randint(0, len(body)), self.log(ctx, "await dep", uses={"dep"}))
         if self.chance(0.45):
@@ -609,6 +736,25 @@ class Generator:
              and self.f.has("copy_context") and self.f.has("call_soon") else 0, "soon_ctx"),
             (0.8 if self.use_agen and top and not ctx.in_lock else 0, "agen_for"),
         ]
+        # The constructs added since are chosen first, from the side stream,
+        # so that a program that gets none of them is the one the seed gave.
+        later = [
+            (0.8 if "Tick" in self.classes else 0, "tick"),
+            (0.6 if "Cm" in self.classes and top else 0, "cm"),
+            (0.6 if "Cnt" in self.classes and top and ctx.loops == 1 else 0, "cnt"),
+            (0.5 if self.use_barrier and top and not ctx.in_lock and ctx.loops == 1
+             else 0, "barrier"),
+            (0.5 if self.use_ascomp and top and not ctx.in_lock and ctx.loops == 1
+             else 0, "ascomp"),
+        ]
+        later = [(w, k) for w, k in later if w > 0]
+        if later and self.side.random() < 0.2:
+            x = self.side.random() * sum(w for w, _ in later)
+            for w, k in later:
+                x -= w
+                if x <= 0:
+                    break
+            return getattr(self, "s_" + k)(ctx)
         if ctx.role == "worker" and not ctx.in_lock:
             menu += [
                 (3 if "ev" in self.objs else 0, "ev_wait"),
@@ -724,6 +870,86 @@ class Generator:
             body.append(S("await sleep(0)"))
         return Stmt([('async for v in ag("%s", %d):' % (label.replace(" ", ""), n), body)],
                     uses={"ag"}, defines={"v"})
+
+    def s_tick(self, ctx):
+        label = self.label(ctx)
+        text = 'Tick("%s", %d)' % (label.replace(" ", ""), self.side.choice((0, 1, 1, 2)))
+        if self.f.has("ensure_future") and self.side.random() < 0.2:
+            text = "ensure_future(%s)" % text
+        if self.side.random() < 0.6:
+            return S('log("%s", await %s)' % (label, text), {"Tick"},
+                     simpler=[S("await %s" % text, {"Tick"})])
+        return S("await %s" % text, {"Tick"})
+
+    def s_cm(self, ctx):
+        label = self.label(ctx)
+        body = [self.log(ctx, "v", uses={"v"})] + self.block(ctx.deeper(),
+                                                             self.side.choice((0, 1, 1, 2)))
+        return Stmt([('async with Cm("%s") as v:' % label.replace(" ", ""), body)],
+                    uses={"Cm"}, defines={"v"})
+
+    def s_cnt(self, ctx):
+        label = self.label(ctx)
+        body = [self.log(ctx, "v", uses={"v"})]
+        if self.side.random() < 0.3:
+            body.append(S("await sleep(0)"))
+        clauses = [('async for v in Cnt("%s", %d):' % (label.replace(" ", ""),
+                                                       self.side.choice((0, 1, 2, 3))), body)]
+        if self.side.random() < 0.3:
+            clauses.append(("else:", [self.log(ctx)]))
+        return Stmt(clauses, uses={"Cnt"}, defines={"v"})
+
+    def s_barrier(self, ctx):
+        side = self.side
+        label = self.label(ctx).replace(" ", "")
+        b = "b%d" % self.barriers
+        self.barriers += 1
+        k = side.choice((2, 2, 3))
+        mode = side.choice(("all", "all", "self", "break"))
+        ns = [side.randint(0, 2) for _ in range(k)]
+        kids = ", ".join('bw(%s, "%s%s", %d)' % (b, label, "abc"[i], n)
+                         for i, n in enumerate(ns))
+        if mode == "all":
+            return Stmt([("if True:", [
+                S("%s = Barrier(%d)" % (b, k), defines={b}),
+                S('log("%s", await gather(%s))' % (self.label(ctx), kids), {"bw", b})])])
+        g = "g" + b
+        body = [S("%s = Barrier(%d)" % (b, k + 1), defines={b}),
+                S("%s = gather(%s)" % (g, kids), {"bw", b}, {g})]
+        if mode == "self":
+            for _ in range(self.bw_rounds):
+                body.append(self.log(ctx, "await %s.wait()" % b, uses={b}))
+        else:
+            m = side.randint(1, 4)
+            body += [S("await sleep(0)") for _ in range(m)]
+            body.append(self.log(ctx, "%s.n_waiting" % b, uses={b}))
+            how = "reset" if m >= max(ns) + 2 and side.random() < 0.4 else "abort"
+            body.append(S("await %s.%s()" % (b, how), {b}))
+            body.append(self.log(ctx, "%s.broken" % b, uses={b}))
+        body.append(self.log(ctx, "await %s" % g, uses={g}))
+        return Stmt([("if True:", body)])
+
+    def s_ascomp(self, ctx):
+        side = self.side
+        label = self.label(ctx)
+        tag = label.replace(" ", "")
+        items, uses = [], {"ac"}
+        for i in range(side.choice((1, 2, 2, 3))):
+            items.append('create_task(ac("%s%s", %d, %s))' % (
+                tag, "abc"[i], side.randint(0, 3), "True" if side.random() < 0.2 else "False"))
+        free = [v for v, k, _ in self.tasks if k == "free"] if ctx.role == "main" else []
+        handlers = [("except Error as e:", [self.log(ctx, "str(e)", uses={"e"})])]
+        if free and side.random() < 0.4:
+            t = side.choice(free)
+            items.insert(side.randint(0, len(items)), t)
+            uses.add(t)
+            handlers = [("except Error as e:", [self.log(ctx, self.exc(), uses={"e"})]),
+                        ("except CancelledError as e:", [self.log(ctx, self.exc(),
+                                                                  uses={"e"})])]
+        body = [Stmt([("try:", [self.log(ctx, "await f", uses={"f"})])] + handlers,
+                     defines={"e"})]
+        return Stmt([("for f in as_completed([%s]):" % ", ".join(items), body)],
+                    uses=uses, defines={"f"})
 
     def s_cv(self, ctx):
         if self.chance(0.5):
@@ -1138,10 +1364,18 @@ class Generator:
             releases.append(Stmt([("if not fut.done():", [S('fut.set_result("end")',
                                                             {"fut"})])], {"fut"}))
         gets = sum(self.gets.get(fn, 0) for _, kind, fn in self.tasks if kind == "worker")
+        put = None
         if "q" in self.objs and gets:
-            releases.append(Stmt([("for i in range(%d):" % gets,
-                                   [S("q.put_nowait(i)", {"q", "i"})])], {"q"}, {"i"}))
+            item = "str(i)" if self.ctors.get("q") == "PriorityQueue()" else "i"
+            put = Stmt([("for i in range(%d):" % gets,
+                         [S("q.put_nowait(%s)" % item, {"q", "i"})])], {"q"}, {"i"})
+            releases.append(put)
         self.r.shuffle(releases)
+        if self.q_shutdown:
+            at = releases.index(put) + 1 if put is not None else \
+                self.side.randint(0, len(releases))
+            releases.insert(at, S("q.shutdown(immediate=True)" if self.side.random() < 0.4
+                                  else "q.shutdown()", {"q"}))
         if "cond" in self.objs:     # after ev.set(): the waiters wait for ev.is_set()
             releases.append(Stmt([("async with cond:", [S("cond.notify_all()", {"cond"})])],
                                  {"cond"}))
@@ -1374,7 +1608,8 @@ def first_divergence(expected, actual):
     return None
 
 
-LABEL_RE = re.compile(r"\b(?:main|h\d+|w\d+|cb\d+|dcb\d+) \d+(?: error| cancelled)?")
+LABEL_RE = re.compile(r"\b(?:main|h\d+|w\d+|cb\d+|dcb\d+|ag|bw|ac|Tick|Cm|Cnt) \d+"
+                      r"(?: error| cancelled)?")
 SHRINK_PER_SIGNATURE = 2
 
 

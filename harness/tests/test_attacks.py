@@ -270,8 +270,9 @@ def test_the_adapters_check_refuses_what_the_gate_refuses():
 
 
 def test_fuzz_programs_stay_inside_the_gate():
-    """The fuzzer emits no '_' attribute and no '__' name (the gate would
-    refuse the program, the adapters too)."""
+    """The fuzzer emits no '_' attribute and no '__' name but the protocol
+    methods its classes define (the gate would refuse the program, the
+    adapters too)."""
     from casekit import fuzz
     sys.path.insert(0, ADAPTERS)
     try:
@@ -281,5 +282,7 @@ def test_fuzz_programs_stay_inside_the_gate():
     for i in range(200):
         text = fuzz.generate("gate-names", i).render()
         assert not re.search(r"\.\s*_", text), text
-        assert "__" not in text, text
+        dunders = re.findall(r"def (__\w+__)\(self", text)
+        assert set(dunders) <= prelude.CLASS_DUNDERS, text
+        assert "__" not in re.sub(r"def __\w+__\(self", "", text), text
         prelude.compile_program(text, 1, "fuzz.case")   # the adapter's check admits it

@@ -89,6 +89,30 @@ def test_programs_for_micropython_use_only_what_it_has(tmp_path):
         assert "repr(" not in text and '.cancel("' not in text
 
 
+LATER = ("classes", "custom_awaitables", "Barrier", "as_completed", "PriorityQueue",
+         "Queue.shutdown")
+
+
+def test_later_constructs_appear_and_respect_each_implementations_features(tmp_path):
+    # Every CPython 3.13+ feature set gets the later constructs; 3.11's never
+    # Queue.shutdown, and each program passes the gate under the profile.
+    for name, profile, want in (("cpython-3.14", "asyncio-3.14", set(LATER)),
+                                ("cpython-3.11", "asyncio-3.11",
+                                 set(LATER) - {"Queue.shutdown"})):
+        impl = impls.registry()[name]
+        feats = fuzz.Features.for_impl(impl)
+        seen = set()
+        for i in range(120):
+            text = fuzz.case_text(fuzz.generate("later", i, features=feats).render(), profile)
+            path = tmp_path / ("p%d.case" % i)
+            path.write_text(text)
+            used = set(features.used_by_program(gate(str(path))["ast"]))
+            assert used <= set(impl.features), (used, text)
+            seen |= used & set(LATER)
+            assert fuzz.run_model(str(path), profile).status in ("ok", "hang"), text
+        assert seen == want, (name, seen)
+
+
 def test_unfit_programs_are_recognised(tmp_path):
     def model(program, profile="asyncio"):
         path = tmp_path / "u.case"

@@ -569,12 +569,20 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         if (kw_done(vm, &k, name) < 0) return -1;
         return ls_vm_call(vm, ls_tagged(LS_V_METHOD, LS_M_AITER), args, 1, out);
     case LS_B_ANEXT:
-        /* anext(it): it.__anext__(); with a default, an awaitable that
-         * gives the default on StopAsyncIteration (not in the model). */
+        /* anext(it): it.__anext__(); with a default, the prelude's
+         * anext_awaitable(it.__anext__(), default), which gives the default
+         * on StopAsyncIteration (builtin_anext). */
         if (kw_done(vm, &k, name) < 0) return -1;
-        if (nargs == 2)
-            return ls_vm_raise(vm, LS_E_TYPE, "anext() with a default is not part of the case language");
-        return ls_vm_call(vm, ls_tagged(LS_V_METHOD, LS_M_ANEXT), args, 1, out);
+        if (nargs == 1) return ls_vm_call(vm, ls_tagged(LS_V_METHOD, LS_M_ANEXT), args, 1, out);
+        {
+            ls_value wrap[2] = {ls_none(), args[1]};
+            if (ls_vm_call(vm, ls_tagged(LS_V_METHOD, LS_M_ANEXT), args, 1, &wrap[0]) < 0) return -1;
+            for (int g = 0; g < vm->prog->nglobals; g++)
+                if (strcmp(vm->prog->globalnames[g], "__p_anext_awaitable") == 0 &&
+                    vm->globals[g].tag == LS_V_FUNC)
+                    return ls_vm_call(vm, vm->globals[g], wrap, 2, out);
+            return ls_vm_raise(vm, LS_E_RUNTIME, "anext(): the prelude has no anext_awaitable");
+        }
     case LS_B_NEW: {
         if (!ls_is(args[0], LS_O_STR)) return ls_vm_raise(vm, LS_E_TYPE, "__new() takes a class name");
         const char *cn = ((ls_str *)args[0].u.o)->s;

@@ -81,6 +81,7 @@ typedef struct compiler {
     int nuattrs;
     int *mprotos;          /* the proto of each class method, in order */
     int nmprotos, mnext;
+    const char *cls;       /* the class whose methods are being compiled */
 } compiler;
 
 static int expr(compiler *C, ls_node *n);
@@ -371,6 +372,27 @@ static int store_target(compiler *C, ls_node *t) {
 
 /* ---- expressions ---- */
 
+/* super().name in a method of a class: the class (by its global, as
+ * CPython's __class__ cell names it) and the method's first parameter,
+ * then SUPER_ATTR. 1 if `n` is that form, 0 if not, -1 on error. */
+static int super_attr(compiler *C, ls_node *n, bool called) {
+    if (n->kind != LS_N_ATTR) return 0;
+    ls_node *s = n->k[0];
+    if (s->kind != LS_N_CALL || s->k[0]->kind != LS_N_NAME || strcmp(s->k[0]->str, "super") != 0)
+        return 0;
+    fstate *f = C->fs;
+    if (!C->cls || !f->method || f->p->nparams == 0 || find_local(f, "super") >= 0)
+        return fail(C, s, "%s", "super() is part of the language only in a method of a class");
+    if (s->n != 0)
+        return fail(C, s, "%s", "super() takes no arguments in the case language");
+    int g = find_global(C, C->cls);
+    if (g < 0) return fail(C, s, "class '%s' is not defined", C->cls);
+    emit(C, LS_OP_LOAD_GLOBAL, g, s->line);
+    emit(C, LS_OP_LOAD_LOCAL, 0, s->line);
+    emit(C, LS_OP_SUPER_ATTR, field_id(C, n->str) << 1 | (called ? 1 : 0), n->line);
+    return 1;
+}
+
 static int call(compiler *C, ls_node *n) {
     ls_node *callee = n->k[0];
     int pushed = 0;
@@ -381,7 +403,11 @@ static int call(compiler *C, ls_node *n) {
         nkw += n->list[i]->kind == LS_N_KWARG;
     }
     int m = callee->kind == LS_N_ATTR ? ls_method_lookup(callee->str) : -1;
-    if (callee->kind == LS_N_ATTR && m >= 0) {
+    int sup = super_attr(C, callee, true);
+    if (sup < 0) return -1;
+    if (sup) {
+        /* super().name(...): a bound method, called as a function */
+    } else if (callee->kind == LS_N_ATTR && m >= 0) {
         if (expr(C, callee->k[0]) < 0) return -1;
         emit(C, LS_OP_LOAD_METHOD, m, callee->line);
         pushed = 1;   /* the receiver */
@@ -539,6 +565,8 @@ static int expr(compiler *C, ls_node *n) {
         return emit(C, LS_OP_BUILD_STR, n->n, n->line);
     case LS_N_CALL: return call(C, n);
     case LS_N_ATTR: {
+        int sup = super_attr(C, n, false);
+        if (sup) return sup < 0 ? -1 : 0;
         if (n->str[0] == '_' && strcmp(n->str, "__name__") != 0) {   /* a record's field */
             if (expr(C, n->k[0]) < 0) return -1;
             return emit(C, LS_OP_LOAD_FIELD, field_id(C, n->str), n->line);
@@ -1235,7 +1263,9 @@ static int compile_methods(compiler *C, ls_node *cls) {
         snprintf(buf, sizeof buf, "%s.%s", cls->str, fn->str);
         const char *name = ls_arena_strndup(&prog->arena, buf, strlen(buf));
         int idx = prog->nprotos;
+        C->cls = cls->str;
         prog->protos[prog->nprotos++] = compile_func(C, fn, name, fn->str);
+        C->cls = NULL;
         prog->proto_global[idx] = -1;
         if (C->e->set) return -1;
         C->mprotos = ls_xrealloc(C->mprotos, (size_t)(C->nmprotos + 1) * sizeof *C->mprotos);

@@ -58,6 +58,9 @@
     X(LOAD_METHOD, 1, "pop obj; push method arg of it, then obj")              \
     X(LOAD_ATTR, 0, "replace obj by its method arg, bound to it")              \
     X(LOAD_FIELD, 0, "replace a record by its field arg")                      \
+    X(SUPER_ATTR, -1, "pop self and a class: super().field (arg >> 1) found "  \
+                      "from the class's base on, bound to self (arg & 1: "     \
+                      "called at once)")                                       \
     X(STORE_FIELD, -2, "pop record, value; set the record's field arg")        \
     X(EXC_TYPE, 0, "replace an exception by its type")                         \
     X(AWAIT, 0, "pop an awaitable: run a coroutine inline, or suspend the "   \

@@ -67,8 +67,8 @@ static int refuse(gate *g, const ls_node *n, const char *what, const char *name)
 
 /* An attribute or method name the program gives its own objects. */
 static int define_attr(gate *g, const ls_node *n, const char *name, bool method) {
-    if (method && name[0] == '_' && in_list(class_dunders, name)) return 0;
-    if (name[0] == '_') {
+    bool dunder = method && name[0] == '_' && in_list(class_dunders, name);
+    if (name[0] == '_' && !dunder) {
         ls_error_at(g->e, g->path, n->line, n->col,
                     "attribute '%s' is not part of the case language: a program's own "
                     "attributes do not start with '_'%s",
@@ -76,7 +76,7 @@ static int define_attr(gate *g, const ls_node *n, const char *name, bool method)
                                    "__aexit__, __aiter__, __anext__, __repr__, __str__)" : "");
         return -1;
     }
-    if (in_list(prelude_only, name) || ls_gate_denied_attr(name)) {
+    if (!dunder && (in_list(prelude_only, name) || ls_gate_denied_attr(name))) {
         ls_error_at(g->e, g->path, n->line, n->col,
                     "attribute '%s' is not part of the case language: a program may not "
                     "define it (it names interpreter internals on real objects)",
@@ -148,6 +148,15 @@ static int walk(gate *g, const ls_node *n, bool in_class) {
                 return -1;
             }
             break;
+        }
+        /* `super().__init__` and `super().m` for a protocol method `m` a
+         * class of the program defines: read directly on super()'s result. */
+        if (n->str[0] == '_' && in_list(class_dunders, n->str) &&
+            (strcmp(n->str, "__init__") == 0 || defined(g, n->str))) {
+            const ls_node *c = n->k[0];
+            if (c && c->kind == LS_N_CALL && c->n == 0 && c->k[0] && c->k[0]->kind == LS_N_NAME &&
+                strcmp(c->k[0]->str, "super") == 0)
+                break;
         }
         /* Every other attribute is a documented asyncio or Python one, or
          * one the program defines on its own classes: none starts with

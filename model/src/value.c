@@ -167,6 +167,9 @@ const char *ls_type_name(ls_value v) {
         if (v.u.o->kind == LS_O_RECORD) return ((ls_record *)v.u.o)->clsname;
         if (v.u.o->kind == LS_O_INSTANCE) return ((ls_instance *)v.u.o)->cls->name;
         if (v.u.o->kind == LS_O_FRAME && !((ls_frame *)v.u.o)->proto->is_async) return "generator";
+        if (v.u.o->kind == LS_O_FRAME && ((ls_frame *)v.u.o)->proto->prelude &&
+            strcmp(((ls_frame *)v.u.o)->proto->name, "anext_awaitable") == 0)
+            return "anext_awaitable";   /* anext(it, default) */
         if (v.u.o->kind == LS_O_AGENOP) {
             int op = ((ls_agenop *)v.u.o)->op;
             return op == LS_AG_SEND ? "async_generator_asend" : "async_generator_athrow";

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A bound super().__init__ past the case classes (base_init). */
+#define LS_BOUND_BASE_INIT (UINT32_MAX - 1)
+
 #if defined(__GNUC__) && !defined(LS_NO_THREADED)
 #define LS_THREADED 1
 #endif
@@ -529,6 +532,25 @@ static int instantiate(ls_vm *vm, ls_class *cls, ls_value *args, int nargs, ls_v
     return 0;
 }
 
+/* super().__init__(...) past the case classes: BaseException.__init__
+ * sets the exception's args to its arguments; object.__init__ takes none. */
+static int base_init(ls_vm *vm, ls_value self, ls_value *args, int nargs, ls_value kwnames,
+                     ls_value *out) {
+    int nkw = kwnames.tag == LS_V_OBJ ? ((ls_list *)kwnames.u.o)->n : 0;
+    if (ls_is(self, LS_O_EXC)) {
+        ls_exc *e = (ls_exc *)self.u.o;
+        if (nkw)
+            return ls_vm_raise(vm, LS_E_TYPE, "%s() takes no keyword arguments",
+                               e->cls ? e->cls->name : ls_exc_name(e->type));
+        e->args = ls_exc_newv(vm, (ls_exc_type)e->type, args, nargs)->args;
+    } else if (nargs) {
+        return ls_vm_raise(vm, LS_E_TYPE,
+                           "object.__init__() takes exactly one argument (the instance to initialize)");
+    }
+    *out = ls_none();
+    return 0;
+}
+
 /* ---- async generators ---- */
 
 /* The value of athrow(exc): an exception instance (a type is called). */
@@ -671,6 +693,8 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
             ls_bound *b = (ls_bound *)callee.u.o;
             return call_with_self(vm, b->fn, b->self, args, nargs, kwnames, out, frame);
         }
+        if (callee.u.o->kind == LS_O_BOUND && ((ls_bound *)callee.u.o)->method == LS_BOUND_BASE_INIT)
+            return base_init(vm, ((ls_bound *)callee.u.o)->self, args, nargs, kwnames, out);
         if (callee.u.o->kind == LS_O_CLASS)
             return instantiate(vm, (ls_class *)callee.u.o, args, nargs, kwnames, out, frame);
         if (callee.u.o->kind == LS_O_BOUND) {
@@ -1260,6 +1284,43 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             b->method = (uint32_t)arg;
             sp[-1] = ls_obj_val(b);
             break;
+        }
+        OP(SUPER_ATTR) {
+            /* super().name: the class's bases searched from its base on;
+             * a function comes bound to self. Past the case classes,
+             * __init__ is object.__init__ or BaseException.__init__. */
+            ls_value self = POP(), cls = TOP();
+            uint32_t fid = (uint32_t)arg >> 1;
+            ls_value *found = NULL;
+            if (!ls_is(cls, LS_O_CLASS)) {
+                ls_vm_raise(vm, LS_E_TYPE, "super(type, obj): obj must be an instance or subtype of type");
+                goto failed;
+            }
+            ls_class *c0 = (ls_class *)cls.u.o;
+            for (ls_class *c = c0->base; c && !found; c = c->base) found = ls_fields_find(&c->attrs, fid);
+            if (found && found->tag == LS_V_FUNC) {
+                ls_bound *b = ls_alloc(vm, LS_O_BOUND, sizeof *b);
+                b->self = self;
+                b->method = LS_BOUND_FUNC;
+                b->fn = *found;
+                sp[-1] = ls_obj_val(b);
+                break;
+            }
+            if (found) {
+                sp[-1] = *found;
+                break;
+            }
+            if ((int)fid == vm->prog->f_init && (arg & 1)) {
+                ls_bound *b = ls_alloc(vm, LS_O_BOUND, sizeof *b);
+                b->self = self;
+                b->method = LS_BOUND_BASE_INIT;
+                b->fn = ls_none();
+                sp[-1] = ls_obj_val(b);
+                break;
+            }
+            ls_vm_raise(vm, LS_E_ATTRIBUTE, "'super' object has no attribute '%s'",
+                        vm->prog->fieldnames[fid]);
+            goto failed;
         }
         OP(LOAD_FIELD) {
             v = TOP();

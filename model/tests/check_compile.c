@@ -31,6 +31,23 @@ START_TEST(names) {
 }
 END_TEST
 
+START_TEST(super_only_in_methods) {
+    /* super() is the zero-argument form, as super().name in a method. */
+    fails("class A:\n    def x(self):\n        return 1\n\nasync def main():\n    super().x()\n",
+          "error: super() is part of the language only in a method of a class");
+    fails("class A:\n    def f(self):\n        return super(A, self).f()\n\n"
+          "async def main():\n    A().f()\n",
+          "error: super() takes no arguments in the case language");
+    TU_RUN_EQ("class A:\n    def f(self):\n        return super().f()\n\n"
+              "async def main():\n    A().f()\n",
+              LS_PROF_ASYNCIO, "uncaught AttributeError: 'super' object has no attribute 'f'");
+    TU_RUN_EQ("class A:\n    def __init__(self, x):\n        super().__init__(x)\n\n"
+              "async def main():\n    A(1)\n",
+              LS_PROF_ASYNCIO,
+              "uncaught TypeError: object.__init__() takes exactly one argument (the instance to initialize)");
+}
+END_TEST
+
 START_TEST(scopes) {
     TU_RUN_EQ("n = 1\n\ndef bump():\n    global n\n    n = n + 1\n\nasync def main():\n    bump()\n    bump()\n"
               "    log(n)\n",
@@ -119,6 +136,7 @@ static Suite *suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("scopes");
     tcase_add_test(tc, scopes);
+    tcase_add_test(tc, super_only_in_methods);
     suite_add_tcase(s, tc);
     tc = tcase_create("control");
     tcase_add_test(tc, finally_on_every_exit);

@@ -11,7 +11,12 @@ Three parts:
   `LifoQueue` or `PriorityQueue`, and `shutdown()` in the finale), exceptions,
   an async generator, case classes (an awaitable whose `__await__` does bare
   `yield`s, an async context manager, an async iterator), `Barrier`
-  episodes and `as_completed` over tasks created for it.
+  episodes and `as_completed` over tasks created for it; where the
+  implementation has sockets (the feature `io`), I/O episodes on a
+  `socketpair()`: a reader callback, a writer callback, `sock_recv` in a
+  task, `sock_sendall`, and a stream pair with `readline`/`read`/
+  `readexactly`, each run to its end inside main while the other tasks go
+  on, so that the poll's place among the ready callbacks is what differs.
   Programs are built as a small tree (`Program`, `Func`, `Stmt`) so that the
   shrinker can remove and simplify statements and functions;
 * the two sides of a comparison: the model, run as
@@ -324,10 +329,16 @@ class _Ctx:
 class Generator:
     """Random valid programs; `program()` builds one."""
 
-    def __init__(self, rng, features=None, side=None):
+    def __init__(self, rng, features=None, side=None, io=None):
         self.r = rng
         self.side = side or random.Random(0)
+        # I/O episodes draw from a third stream: a program without one is
+        # what the seed gave before they existed.
         self.f = features or Features()
+        self.io = io or random.Random(0)
+        self.use_io = self.f.has("io") and self.io.random() < 0.5
+        self.io_pairs = 0
+        self.io_funcs = set()
         self.labels = {}
         self.may_raise = {}     # helper -> may raise Error out of it
         self.gets = {}          # worker -> q.get() calls per run (with loop multiplicity)
@@ -471,7 +482,108 @@ class Generator:
         for name in ("Cnt", "Cm", "Tick"):
             if name in self.classes:
                 funcs.insert(0, getattr(self, "class_" + name.lower())())
+        for name in sorted(self.io_funcs):
+            funcs.insert(0, getattr(self, "io_" + name)())
         return Program(funcs, self.ctors).normalize()
+
+    # -- I/O episodes (the io stream)
+    def io_rd(self):
+        """`def rd(tag, s)`: a reader callback; it removes itself at the end
+        of the stream (else it would run in every iteration)."""
+        ctx = _Ctx("rd", "callback", [])
+        n = self.io.choice((1, 2, 100))
+        return Func("rd", ["tag", "s"], [
+            Stmt([("try:", [S("d = s.recv(%d)" % n, defines={"d"})]),
+                  ("except BlockingIOError:", [S('d = "-"', defines={"d"})])]),
+            self.log(ctx, "tag", "repr(d)", uses={"tag", "d"}),
+            Stmt([('if d == "":', [S("remove_reader(s)", {"s"})])])],
+            is_async=False, role="callback")
+
+    def io_wr(self):
+        """`def wr(tag, s)`: a writer callback that sends once and removes
+        itself."""
+        ctx = _Ctx("wr", "callback", [])
+        return Func("wr", ["tag", "s"], [
+            self.log(ctx, "tag", 's.send("w")', uses={"tag", "s"}),
+            S("remove_writer(s)", {"s"})], is_async=False, role="callback")
+
+    def io_steps(self):
+        """What main does between two I/O steps: nothing, or yields."""
+        return [S(self.io.choice(("await sleep(0)", "await suspend()")))
+                for _ in range(self.io.choice((0, 0, 1, 1, 2, 3)))]
+
+    def s_io(self, ctx):
+        io = self.io
+        label = self.label(ctx)
+        k = self.io_pairs
+        self.io_pairs += 1
+        a, b = "sa%d" % k, "sb%d" % k
+        body = [S("%s, %s = socketpair()" % (a, b), defines={a, b})]
+        kind = io.choice(("reader", "reader", "recv", "recv", "sendall", "writer", "stream",
+                          "stream"))
+        texts = ["x", "yz", "line\\n", "1\\n2"]
+        if kind == "reader":
+            self.io_funcs.add("rd")
+            sends = [S('%s.send("%s")' % (a, io.choice(texts)), {a})
+                     for _ in range(io.choice((1, 1, 2, 3)))]
+            at = io.randint(0, len(sends))   # sends before add_reader
+            body += sends[:at]
+            body.append(S('add_reader(%s, rd, "%s", %s)' % (b, label.replace(" ", ""), b),
+                          {b, "rd"}))
+            for s in sends[at:]:
+                body += self.io_steps()
+                body.append(s)
+            body += self.io_steps()
+            if io.random() < 0.6:
+                body.append(S("%s.close()" % a, {a}))
+                body += self.io_steps()
+            body.append(self.log(ctx, "remove_reader(%s)" % b, uses={b}))
+        elif kind == "writer":
+            self.io_funcs.add("wr")
+            body.append(S('add_writer(%s, wr, "%s", %s)' % (a, label.replace(" ", ""), a),
+                          {a, "wr"}))
+            body += self.io_steps()
+            body.append(Stmt([("try:", [self.log(ctx, "repr(%s.recv(10))" % b, uses={b})]),
+                              ("except BlockingIOError:", [self.log(ctx, '"nothing"')])]))
+            body.append(self.log(ctx, "remove_writer(%s)" % a, uses={a}))
+        elif kind == "recv":
+            t = "st%d" % k
+            body.append(S("%s = create_task(sock_recv(%s, %d))" % (t, b, io.choice((1, 3, 100))),
+                          {b}, {t}))
+            body += self.io_steps()
+            body.append(S('%s.send("%s")' % (a, io.choice(texts)), {a}))
+            body += self.io_steps()
+            body.append(self.log(ctx, "repr(await %s)" % t, uses={t}))
+        elif kind == "sendall":
+            body.append(S('await sock_sendall(%s, "%s")' % (a, io.choice(texts)), {a}))
+            body += self.io_steps()
+            body.append(self.log(ctx, "repr(await sock_recv(%s, 100))" % b, uses={b}))
+        else:
+            ra, wa, rb, wb = "ra%d" % k, "wa%d" % k, "rb%d" % k, "wb%d" % k
+            body.append(S("%s, %s = await open_stream(%s)" % (ra, wa, a), {a}, {ra, wa}))
+            body.append(S("%s, %s = await open_stream(%s)" % (rb, wb, b), {b}, {rb, wb}))
+            t = "st%d" % k
+            pieces = [io.choice(("ab", "c\\n", "de\\nf")) for _ in range(io.choice((1, 2, 3)))]
+            total = sum(len(p.replace("\\n", "n")) for p in pieces)
+            how = io.choice(("readline()", "read(100)", "readexactly(%d)" % io.randint(1, total)))
+            body.append(S("%s = create_task(%s.%s)" % (t, rb, how), {rb}, {t}))
+            for p in pieces:
+                body += self.io_steps()
+                body.append(S('%s.write("%s")' % (wa, p), {wa}))
+                if io.random() < 0.4:
+                    body.append(S("await %s.drain()" % wa, {wa}))
+            body.append(self.log(ctx, "repr(await %s)" % t, uses={t}))
+            body.append(S("%s.close()" % wa, {wa}))
+            if io.random() < 0.5:
+                body.append(S("await %s.wait_closed()" % wa, {wa}))
+            body.append(self.log(ctx, "repr(await %s.read())" % rb, "%s.at_eof()" % rb,
+                                 uses={rb}))
+            body.append(S("%s.close()" % wb, {wb}))
+            body.append(S("await %s.wait_closed()" % wb, {wb}))
+            return Stmt([("if True:", body)])
+        body.append(S("%s.close()" % a, {a}))
+        body.append(S("%s.close()" % b, {b}))
+        return Stmt([("if True:", body)])
 
     # -- case classes and the functions of later constructs (side stream)
     def side_step(self):
@@ -748,6 +860,9 @@ class Generator:
              else 0, "ascomp"),
         ]
         later = [(w, k) for w, k in later if w > 0]
+        if self.use_io and ctx.role == "main" and top and not ctx.in_lock and ctx.loops == 1 \
+                and self.io.random() < 0.35:
+            return self.s_io(ctx)
         if later and self.side.random() < 0.2:
             x = self.side.random() * sum(w for w, _ in later)
             for w, k in later:
@@ -1421,7 +1536,8 @@ def generate(seed, index=0, attempt=0, features=None):
     # Constructs added later draw from a stream of their own, so that a
     # program without them is the one the seed always gave.
     side = random.Random("loopspec-fuzz-side/%s/%d/%d" % (seed, index, attempt))
-    return Generator(rng, features, side).program()
+    io = random.Random("loopspec-fuzz-io/%s/%d/%d" % (seed, index, attempt))
+    return Generator(rng, features, side, io).program()
 
 
 # -- case files ------------------------------------------------------------------

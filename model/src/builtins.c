@@ -654,6 +654,7 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         *out = ls_str_new(vm, s->s + i, (size_t)(j - i));
         return 0;
     }
+    case LS_B_FILENO: return ls_io_fileno(vm, args[0], out);
     case LS_B_SOCKETPAIR:
         if (kw_done(vm, &k, name) < 0) return -1;
         return ls_io_socketpair(vm, out);

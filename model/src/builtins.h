@@ -53,7 +53,8 @@
     X(ADD_IO, "__add_io", 4, 4)                                                \
     X(REMOVE_IO, "__remove_io", 2, 2)                                          \
     X(SLICE, "__slice", 3, 3)                                                  \
-    X(FIND, "__find", 3, 3)
+    X(FIND, "__find", 3, 3)                                                    \
+    X(FILENO, "__fileno", 1, 1)
 
 typedef enum ls_builtin {
 #define LS_X(id, name, lo, hi) LS_B_##id,

@@ -18,7 +18,10 @@
 static ls_sock *sock_new(ls_vm *vm) {
     ls_sock *s = ls_alloc(vm, LS_O_SOCK, sizeof *s);
     s->peer = NULL;
-    s->fd = 3 + vm->loop.sel.nsocks++;
+    ls_selector *sel = &vm->loop.sel;
+    s->fd = 3 + sel->nsocks;
+    sel->socks = ls_xrealloc(sel->socks, (size_t)(sel->nsocks + 1) * sizeof *sel->socks);
+    sel->socks[sel->nsocks++] = s;
     s->closed = s->eof = s->reset = 0;
     s->rx = NULL;
     s->rxoff = s->rxlen = s->rxcap = 0;
@@ -74,6 +77,13 @@ static int text_arg(ls_vm *vm, ls_value v, const char *what, const char **p, siz
         return ls_vm_raise(vm, LS_E_TYPE, "%s() takes text (str), not '%s'", what, ls_type_name(v));
     *p = ((ls_str *)v.u.o)->s;
     *n = ((ls_str *)v.u.o)->len;
+    return 0;
+}
+
+int ls_io_fileno(ls_vm *vm, ls_value v, ls_value *out) {
+    if (!ls_is(v, LS_O_SOCK)) return ls_vm_raise(vm, LS_E_TYPE, "__fileno() takes a socket");
+    const ls_sock *s = (const ls_sock *)v.u.o;
+    *out = ls_int(s->closed ? -1 : s->fd);
     return 0;
 }
 
@@ -136,6 +146,13 @@ int ls_io_method(ls_vm *vm, int id, ls_sock *s, ls_value *a, int n, ls_value *ou
 }
 
 static int sock_arg(ls_vm *vm, ls_value v, ls_sock **out) {
+    /* A descriptor number, as transports keep it (`self._sock_fd`): it
+     * names its socket even once that is closed. */
+    ls_selector *sel = &vm->loop.sel;
+    if (v.tag == LS_V_INT && v.u.i >= 3 && v.u.i < 3 + sel->nsocks) {
+        *out = sel->socks[v.u.i - 3];
+        return 0;
+    }
     if (!ls_is(v, LS_O_SOCK))
         return ls_vm_raise(vm, LS_E_TYPE, "a socket from socketpair() was expected, got '%s'",
                            ls_type_name(v));
@@ -251,6 +268,9 @@ void ls_io_poll(ls_vm *vm) {
 
 void ls_io_mark(ls_vm *vm) {
     ls_selector *sel = &vm->loop.sel;
+    /* every socket of the run (at most LS_IO_MAX_SOCKETS) stays: its
+     * number names it */
+    for (int i = 0; i < sel->nsocks; i++) ls_gc_mark_obj(vm, (ls_obj *)sel->socks[i]);
     for (int i = 0; i < sel->n; i++) {
         ls_gc_mark_obj(vm, (ls_obj *)sel->keys[i].sock);
         for (int ev = 0; ev < 2; ev++)
@@ -265,5 +285,8 @@ void ls_io_free(ls_vm *vm) {
             if (sel->keys[i].h[ev]) ls_handle_release(vm, sel->keys[i].h[ev]);
     free(sel->keys);
     sel->keys = NULL;
+    free(sel->socks);
+    sel->socks = NULL;
+    sel->nsocks = 0;
     sel->n = sel->cap = 0;
 }

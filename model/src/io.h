@@ -28,6 +28,8 @@ enum { LS_IO_READ, LS_IO_WRITE };
 
 /* socketpair(): two new connected sockets. 0, or -1 with vm->exc. */
 int ls_io_socketpair(ls_vm *vm, ls_value *out);
+/* sock.fileno(): its number, -1 once closed. */
+int ls_io_fileno(ls_vm *vm, ls_value sock, ls_value *out);
 /* The socket methods send, recv and close. */
 int ls_io_method(ls_vm *vm, int id, ls_sock *s, ls_value *a, int n, ls_value *out);
 /* BaseSelectorEventLoop._add_reader / _add_writer: registers fn(*args) in

@@ -63,6 +63,9 @@ typedef enum ls_profile {
     X(GATHER_DONE_AT_ONCE, "gather_done_at_once", LS_VER(3, 12, 0),            \
       "gather finishes a child that is already done at once instead of "       \
       "through a done callback (gh-97696, eager tasks)")                       \
+    X(SOCKET_IN_ONE_TRANSPORT, "socket_in_one_transport", LS_VER(3, 12, 0),    \
+      "_make_socket_transport refuses a socket another open transport uses "   \
+      "with RuntimeError (gh-88968)")                                          \
     X(TASKGROUP_DONE_TASK_AT_ONCE, "taskgroup_done_task_at_once",              \
       LS_VER(3, 12, 0),                                                        \
       "TaskGroup.create_task handles a task that is already done (an eager "   \
@@ -122,7 +125,11 @@ typedef enum ls_profile {
       "('expected 2, got 3')")                                                 \
     X(TASKGROUP_CANCEL, "taskgroup_cancel", LS_VER(3, 15, 0),                  \
       "TaskGroup.cancel() cancels the children and the body, and the block "   \
-      "ends without an exception (gh-108951)")
+      "ends without an exception (gh-108951)")                                 \
+    X(CONNECTION_CLOSES_SOCKET, "connection_closes_socket", LS_VER(3, 15, 0),  \
+      "create_connection closes the socket when the transport cannot be "      \
+      "made (gh-153133; 3.14.7 too, and later releases keep a socket the "     \
+      "caller gave open again, gh-155305)")
 
 typedef enum ls_change {
 #define LS_X(id, name, since, why) LS_CH_##id,

@@ -66,7 +66,8 @@ typedef struct ls_selkey {
 typedef struct ls_selector {
     ls_selkey *keys;           /* in the order the sockets were registered */
     int n, cap;
-    int nsocks;                /* sockets made in this run */
+    ls_sock **socks;           /* the sockets made in this run, by number - 3 */
+    int nsocks;
 } ls_selector;
 
 typedef struct ls_loop {

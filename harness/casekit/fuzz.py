@@ -566,6 +566,8 @@ class Generator:
             pieces = [io.choice(("ab", "c\\n", "de\\nf")) for _ in range(io.choice((1, 2, 3)))]
             total = sum(len(p.replace("\\n", "n")) for p in pieces)
             how = io.choice(("readline()", "read(100)", "readexactly(%d)" % io.randint(1, total)))
+            if how == "readline()" and not any("\\n" in p for p in pieces):
+                pieces.append("c\\n")   # else readline() waits for the end of the stream
             body.append(S("%s = create_task(%s.%s)" % (t, rb, how), {rb}, {t}))
             for p in pieces:
                 body += self.io_steps()

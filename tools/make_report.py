@@ -778,6 +778,21 @@ def build(results_dir, steps=None):
         if os.path.exists(os.path.join(plots, "latency.svg")):
             B.append(("svg", "plots/latency.svg", "Lateness of sleep(d) per implementation "
                       "and delay."))
+        if latency.get("io_latency"):
+            B.append(("p", "The I/O phase, on the loops with sockets: microseconds from a "
+                      "`send` on one end of a socketpair until the reader callback "
+                      "`add_reader` registered on the other end runs (reader), and until a "
+                      "task blocked in `sock_recv` resumes (sock_recv); %s samples each. "
+                      "asyncio's `sock_recv` resumes the task one iteration after its own "
+                      "reader callback; the ratio of the two medians shows what a loop "
+                      "charges for that iteration." % latency.get("samples")))
+            rows_io = []
+            for e in latency["io_latency"]:
+                s = e["after_send_us"]
+                rows_io.append([e["impl"], e["what"], fmt_us(s["min"]), fmt_us(s["median"]),
+                                fmt_us(s["p95"]), fmt_us(s["p99"]), fmt_us(s["max"])])
+            B.append(("table", ["implementation", "after a send, until", "min µs",
+                                "median µs", "p95 µs", "p99 µs", "max µs"], rows_io))
     else:
         B.append(("p", "No latency results (`results/latency.json`)."))
 

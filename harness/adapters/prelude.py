@@ -805,6 +805,80 @@ async def measure_latency(delays_ms, samples, clock_ns=time.monotonic_ns):
     return {"delays_ms": list(delays_ms), "samples": samples, "late_us": late}
 
 
+async def measure_io_latency(samples, clock_ns=time.monotonic_ns):
+    """How long after a peer's `send` the loop's I/O phase acts, in
+    microseconds: {"reader": [...], "sock_recv": [...]}, each a list of
+    `samples` values, or {"<what>_error": "..."} where the loop lacks it.
+
+    reader: one byte sent on a socketpair, until the reader callback that
+    `loop.add_reader` registered on the other end runs (the send is the
+    last thing the sending task's step does, so this is the rest of that
+    iteration, the poll and the callbacks ahead of the reader).
+    sock_recv: the same, until a task blocked in `loop.sock_recv` resumes
+    (asyncio: one iteration after its reader callback).  Descriptors are
+    passed as integers, which every loop's add_reader takes.
+    """
+    import socket
+    loop = asyncio.get_running_loop()
+    sleep = asyncio.sleep
+    out = {}
+    a, b = socket.socketpair()
+    try:
+        a.setblocking(False)
+        b.setblocking(False)
+        for _ in range(LATENCY_WARMUP):
+            await sleep(0)
+        box = {}
+
+        def on_read():
+            t1 = clock_ns()
+            b.recv(64)
+            fut = box.pop("fut", None)
+            if fut is not None and not fut.done():
+                fut.set_result(t1)
+
+        try:
+            loop.add_reader(b.fileno(), on_read)
+        except Exception as exc:
+            out["reader_error"] = "%s: %s" % (type(exc).__name__, exc)
+        else:
+            row = []
+            try:
+                for _ in range(samples):
+                    box["fut"] = fut = loop.create_future()
+                    t0 = clock_ns()
+                    a.send(b"x")
+                    row.append(round((await fut - t0) / 1000.0, 1))
+            finally:
+                loop.remove_reader(b.fileno())
+            out["reader"] = row
+
+        async def waiter():
+            await loop.sock_recv(b, 64)
+            return clock_ns()
+
+        if not hasattr(loop, "sock_recv"):
+            out["sock_recv_error"] = "the loop has no sock_recv"
+        else:
+            row = []
+            try:
+                for _ in range(samples):
+                    task = asyncio.ensure_future(waiter())
+                    for _ in range(2):   # until it waits in sock_recv
+                        await sleep(0)
+                    t0 = clock_ns()
+                    a.send(b"x")
+                    row.append(round((await task - t0) / 1000.0, 1))
+            except Exception as exc:
+                out["sock_recv_error"] = "%s: %s" % (type(exc).__name__, exc)
+            else:
+                out["sock_recv"] = row
+    finally:
+        a.close()
+        b.close()
+    return out
+
+
 def run(coro, loop_factory, trace=None):
     """`asyncio.run(coro)` on a loop from `loop_factory`, on any version.
 
@@ -1062,6 +1136,15 @@ class Server:
             else:
                 result = run(measure_latency(delays, samples), self.base_factory)
             result["clock"] = "time.monotonic_ns"
+            if self.io:
+                measure = measure_io_latency(samples)
+                try:
+                    if self.runner is not None:
+                        result["io"] = self.runner(measure)
+                    else:
+                        result["io"] = run(measure, self.base_factory)
+                except Exception as exc:
+                    result["io"] = {"error": "%s: %s" % (type(exc).__name__, exc)}
             reply["latency"] = result
         except Exception as exc:
             set_error(reply, exc)

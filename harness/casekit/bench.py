@@ -308,6 +308,11 @@ class BenchRun:
         return float(elapsed)
 
 
+# The I/O latency rows of a latency reply: after a peer's send, until a
+# reader callback runs, and until a task blocked in sock_recv resumes.
+IO_LATENCY = ("reader", "sock_recv")
+
+
 class LatencyRun:
     """Timer latency of implementations, one after the other."""
 
@@ -319,13 +324,15 @@ class LatencyRun:
         self.startup_timeout = startup_timeout
         self.progress = progress
         self.entries = []
+        self.io_entries = []    # how long after a send the I/O phase acts
         self.skipped = []
         self.ready = {}
         self.current = None
 
     def timeout(self):
-        """Seconds a latency request may take: the sleeps, plus slack."""
-        return 60.0 + self.samples * sum(self.delays_ms) / 1000.0 * 4
+        """Seconds a latency request may take: the sleeps and the I/O
+        round trips, plus slack."""
+        return 60.0 + self.samples * (sum(self.delays_ms) / 1000.0 * 4 + 0.01)
 
     def execute(self):
         for impl in self.impls:
@@ -376,3 +383,29 @@ class LatencyRun:
         except (TypeError, KeyError, ValueError) as exc:
             self.skipped.append({"impl": impl.name,
                                  "why": "unreadable latency reply: %s" % exc})
+            return
+        self.read_io(impl, data.get("io"), data.get("clock"))
+
+    def read_io(self, impl, io, clock):
+        """The reply's I/O rows (adapters with sockets send them): one entry
+        per measurement, or a note of what the loop could not do."""
+        if io is None:
+            return
+        if not isinstance(io, dict):
+            self.skipped.append({"impl": impl.name, "why": "unreadable I/O latency reply"})
+            return
+        for what in IO_LATENCY:
+            row = io.get(what)
+            problem = io.get(what + "_error") or io.get("error")
+            if isinstance(row, list) and row:
+                try:
+                    values = [float(x) for x in row]
+                except (TypeError, ValueError):
+                    problem = "unreadable values"
+                else:
+                    self.io_entries.append({"impl": impl.name, "what": what, "clock": clock,
+                                            "after_send_us": summary(values),
+                                            "samples": values})
+                    continue
+            if problem:
+                self.skipped.append({"impl": impl.name, "why": "%s: %s" % (what, problem)})

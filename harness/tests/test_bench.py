@@ -132,3 +132,19 @@ def test_statistics_helpers():
     assert benchlib.percentile([0, 10], 50) == 5
     s = benchlib.summary([float(x) for x in range(101)])
     assert s["p5"] == 5 and s["p99"] == 99 and s["n"] == 101
+
+
+def test_latency_measures_the_io_phase_on_a_loop_with_sockets(tmp_path, capsys):
+    # A real adapter (Debian's CPython): the reader and sock_recv rows come
+    # with the timer rows, one value per sample, each a positive time.
+    out = tmp_path / "lat.json"
+    status, text, _ = run(capsys, "latency", "--impl", "cpython-3.11", "--delays", "0",
+                          "--samples", "5", "--json", str(out))
+    assert status == 0, text
+    doc = json.loads(out.read_text())
+    rows = {e["what"]: e for e in doc["io_latency"]}
+    assert sorted(rows) == ["reader", "sock_recv"]
+    for e in rows.values():
+        assert e["impl"] == "cpython-3.11" and len(e["samples"]) == 5
+        assert all(v > 0 for v in e["samples"])
+    assert "the I/O phase acts" in text

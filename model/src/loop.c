@@ -316,6 +316,11 @@ static int step_run(ls_vm *vm, ls_task *t, ls_exc *exc) {
         r = LS_EXEC_RAISE;
     } else {
         ls_explain_resume(vm, t, f, exc != NULL);
+        /* While the step runs, the chain is the running frames' (the
+         * collector reaches it from the active frame): the innermost frame
+         * of the last suspension may end, and go back to the frame pool,
+         * before the step does. */
+        t->top = NULL;
         r = ls_vm_exec(vm, f, exc, &out);
     }
     vm->cur_frame = NULL;   /* what follows is the step's, not a line's */

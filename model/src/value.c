@@ -525,6 +525,13 @@ static void traverse(ls_vm *vm, ls_obj *o) {
         break;
     case LS_O_FRAME: {
         ls_frame *f = (ls_frame *)o;
+        if (o->flags & LS_OBJ_POOLED) {   /* on no list: its mark is reset after the sweep */
+            if (vm->npool_marked == vm->cappool_marked) {
+                vm->cappool_marked = vm->cappool_marked ? vm->cappool_marked * 2 : 64;
+                vm->pool_marked = ls_xrealloc(vm->pool_marked, vm->cappool_marked * sizeof *vm->pool_marked);
+            }
+            vm->pool_marked[vm->npool_marked++] = o;
+        }
         ls_gc_mark_obj(vm, f->owner);
         ls_gc_mark_obj(vm, (ls_obj *)f->caller);
         ls_gc_mark_obj(vm, (ls_obj *)f->callee);
@@ -674,6 +681,8 @@ void ls_gc_collect(ls_vm *vm, ls_obj *active) {
             free_obj(vm, o);
         }
     }
+    for (size_t i = 0; i < vm->npool_marked; i++) vm->pool_marked[i]->mark = 0;
+    vm->npool_marked = 0;
     /* Next collection when the heap has doubled: O(1) amortized; but no
      * later than a quarter over the memory budget, so that a run outgrowing
      * it stops before it has taken twice as much. */
@@ -685,6 +694,10 @@ void ls_gc_collect(ls_vm *vm, ls_obj *active) {
 }
 
 void ls_gc_free_all(ls_vm *vm) {
+    ls_frame_pool_free(vm);
+    free(vm->pool_marked);
+    vm->pool_marked = NULL;
+    vm->npool_marked = vm->cappool_marked = 0;
     ls_obj *o = vm->objects;
     while (o) {
         ls_obj *n = o->gcnext;

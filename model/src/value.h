@@ -58,6 +58,8 @@ typedef enum ls_okind {
 } ls_okind;
 
 #define LS_OBJ_PERM 1   /* owned by the program (constants): never swept */
+#define LS_OBJ_POOLED 2 /* a frame from the frame pool (vm.c): not on the
+                           collector's list; back to the pool when it ends */
 
 struct ls_obj {
     ls_obj *gcnext;

@@ -75,6 +75,91 @@ ls_frame *ls_frame_new(ls_vm *vm, const ls_proto *p) {
     return f;
 }
 
+/* ---- the frame pool ----
+ *
+ * Most frames die with their call: a plain `def`'s always (it cannot be
+ * suspended, and no value refers to it), and a coroutine's that `await
+ * f(...)` enters as soon as the call made it (the coroutine object was
+ * never anywhere but on the stack between the two instructions). Such a
+ * frame is given back to a free list of its size when it returns or its
+ * exception leaves it, so the next call reuses memory still in the
+ * cache; the collector never sees it (it is on no list of objects, and
+ * counts toward no threshold) except to mark what it refers to while it
+ * runs. Under AddressSanitizer every pooled frame is malloc'd and freed,
+ * so a use of a frame after it was given back is reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LS_POOL_CHECKED 1
+#endif
+
+static void pool_track(ls_vm *vm, ls_frame *f) {
+    if (vm->npool_all == vm->cappool_all) {
+        vm->cappool_all = vm->cappool_all ? vm->cappool_all * 2 : 64;
+        vm->pool_all = ls_xrealloc(vm->pool_all, (size_t)vm->cappool_all * sizeof *vm->pool_all);
+    }
+    vm->pool_all[vm->npool_all++] = f;
+}
+
+static ls_frame *frame_pooled(ls_vm *vm, const ls_proto *p) {
+    size_t cls = (p->frame_size + 15) >> 4;
+    if (cls >= LS_SIZE_CLASSES) return ls_frame_new(vm, p);
+    ls_frame *f = NULL;
+#ifndef LS_POOL_CHECKED
+    f = vm->frame_pool[cls];
+    if (f) vm->frame_pool[cls] = (ls_frame *)f->hdr.gcnext;
+#endif
+    if (!f) {
+        f = ls_xmalloc(cls << 4);
+        pool_track(vm, f);
+    }
+    memset(f, 0, cls << 4);
+    f->hdr.kind = LS_O_FRAME;
+    f->hdr.flags = LS_OBJ_POOLED;
+    f->hdr.sizeclass = (uint8_t)cls;
+    f->proto = p;
+    f->state = LS_FRAME_CREATED;
+    f->waiting = ls_none();
+    return f;
+}
+
+/* A pooled frame has ended: back to the pool. What vm->cur_frame read of
+ * it (the line of its last call, for explanations and the trace limit's
+ * message) stays readable in a ghost. */
+static void frame_release(ls_vm *vm, ls_frame *f) {
+    if (!(f->hdr.flags & LS_OBJ_POOLED)) return;
+    if (vm->cur_frame == f) {
+        if (!vm->ghost) vm->ghost = ls_xcalloc(1, sizeof *vm->ghost);
+        vm->ghost->proto = f->proto;
+        vm->ghost->pc = f->pc;
+        vm->ghost->state = LS_FRAME_DONE;
+        vm->cur_frame = vm->ghost;
+    }
+#ifdef LS_POOL_CHECKED
+    for (int i = 0; i < vm->npool_all; i++)
+        if (vm->pool_all[i] == f) {
+            vm->pool_all[i] = vm->pool_all[--vm->npool_all];
+            break;
+        }
+    free(f);
+#else
+    f->state = LS_FRAME_DONE;
+    f->caller = f->callee = NULL;
+    f->owner = NULL;
+    f->waiting = ls_none();
+    f->hdr.gcnext = (ls_obj *)vm->frame_pool[f->hdr.sizeclass];
+    vm->frame_pool[f->hdr.sizeclass] = f;
+#endif
+}
+
+void ls_frame_pool_free(ls_vm *vm) {
+    for (int i = 0; i < vm->npool_all; i++) free(vm->pool_all[i]);
+    free(vm->pool_all);
+    vm->pool_all = NULL;
+    vm->npool_all = vm->cappool_all = 0;
+    memset(vm->frame_pool, 0, sizeof vm->frame_pool);
+    free(vm->ghost);
+    vm->ghost = NULL;
+}
+
 static ls_block *blocks_of(ls_frame *f) {
     return (ls_block *)(f->slots + f->proto->nlocals + f->proto->maxstack);
 }
@@ -615,11 +700,20 @@ static int agen_method(ls_vm *vm, int m, ls_value *args, int nargs, ls_value *ou
 static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_value kwnames,
                       ls_value *out, ls_frame **frame) {
     *frame = NULL;
+    /* The CALL instruction's promise that an AWAIT takes the result next:
+     * good for this callee (and the method or function it stands for),
+     * not for what a builtin calls in turn. */
+    bool direct = vm->direct_await;
+    vm->direct_await = false;
     switch (callee.tag) {
     case LS_V_FUNC: {
         const ls_proto *p = vm->prog->protos[callee.u.i];
-        ls_frame *fr = ls_frame_new(vm, p);
-        if (ls_vm_bind(vm, p, fr, args, nargs, kwnames) < 0) return -1;
+        ls_frame *fr = !p->is_gen && (!p->is_async || direct) ? frame_pooled(vm, p)
+                                                              : ls_frame_new(vm, p);
+        if (ls_vm_bind(vm, p, fr, args, nargs, kwnames) < 0) {
+            frame_release(vm, fr);
+            return -1;
+        }
         if (p->is_async && p->is_gen) {   /* an async generator */
             ls_agen *g = ls_alloc(vm, LS_O_AGEN, sizeof *g);
             g->frame = fr;
@@ -646,9 +740,11 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
                 *out = a;
                 return 0;
             }
+            vm->direct_await = direct;
             if (r == 2 && a.tag == LS_V_FUNC && !ls_is(args[0], LS_O_CLASS))
                 return call_value(vm, a, args, nargs, kwnames, out, frame);
             if (r) return call_value(vm, a, args + 1, nargs - 1, kwnames, out, frame);
+            vm->direct_await = false;
             if (ls_is(args[0], LS_O_INSTANCE)) {
                 ls_class *c = class_of(args[0]);
                 if (callee.aux == LS_M_AENTER || callee.aux == LS_M_AEXIT)
@@ -674,6 +770,7 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
                 return ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'",
                                    r->clsname, ls_method_names[callee.aux]);
             ls_value fn = {LS_V_FUNC, 0, {.i = pi}};
+            vm->direct_await = direct;
             return call_value(vm, fn, args, nargs, kwnames, out, frame);
         }
         return ls_method_call(vm, (int)callee.aux, args, nargs, kwnames, out);
@@ -691,6 +788,7 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
     case LS_V_OBJ:
         if (callee.u.o->kind == LS_O_BOUND && ((ls_bound *)callee.u.o)->method == LS_BOUND_FUNC) {
             ls_bound *b = (ls_bound *)callee.u.o;
+            vm->direct_await = direct;
             return call_with_self(vm, b->fn, b->self, args, nargs, kwnames, out, frame);
         }
         if (callee.u.o->kind == LS_O_BOUND && ((ls_bound *)callee.u.o)->method == LS_BOUND_BASE_INIT)
@@ -699,6 +797,7 @@ static int call_value(ls_vm *vm, ls_value callee, ls_value *args, int nargs, ls_
             return instantiate(vm, (ls_class *)callee.u.o, args, nargs, kwnames, out, frame);
         if (callee.u.o->kind == LS_O_BOUND) {
             ls_bound *b = (ls_bound *)callee.u.o;
+            vm->direct_await = direct;
             return call_with_self(vm, ls_tagged(LS_V_METHOD, b->method), b->self, args, nargs,
                                   kwnames, out, frame);
         }
@@ -1258,6 +1357,7 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             }
             SAVE();
             vm->cur_frame = f;
+            vm->direct_await = LS_OP(code[pc]) == LS_OP_AWAIT;
             int rc = call_value(vm, callee, args, nargs, kw, &res, &nf);
             free(tmp);
             if (rc < 0) goto failed;
@@ -1613,12 +1713,14 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             }
             ls_frame *done = f;
             ls_frame *c = frame_finish(f);
-            if (done->owner && c) {
+            ls_obj *owner = done->owner;
+            frame_release(vm, done);
+            if (owner && c) {
                 /* An async generator ran off its end: asend()/athrow()
                  * raise StopAsyncIteration, aclose() returns None. */
                 f = c;
                 LOAD();
-                if (((ls_agen *)done->owner)->op == LS_AG_CLOSE) {
+                if (((ls_agen *)owner)->op == LS_AG_CLOSE) {
                     PUSH(ls_none());
                     break;
                 }
@@ -1713,13 +1815,15 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             }
             ls_frame *done = f;
             ls_frame *c = frame_finish(f);
-            if (done->owner && c) {
+            ls_obj *owner = done->owner;
+            frame_release(vm, done);
+            if (owner && c) {
                 /* An exception leaving an async generator: aclose() is
                  * done when it is the GeneratorExit thrown in; a
                  * StopAsyncIteration raised inside is a RuntimeError. */
                 f = c;
                 LOAD();
-                if (((ls_agen *)done->owner)->op == LS_AG_CLOSE &&
+                if (((ls_agen *)owner)->op == LS_AG_CLOSE &&
                     (exc->type == LS_E_GENERATOR_EXIT || exc->type == LS_E_STOP_ASYNC_ITERATION) &&
                     !exc->cls) {
                     PUSH(ls_none());

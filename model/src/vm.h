@@ -139,6 +139,17 @@ struct ls_vm {
     int explain_depth;
     ls_handle **polled;        /* what this iteration's poll made ready */
     int npolled, cappolled;
+    /* The frame pool (vm.c): frames that cannot outlive their call (a
+     * plain `def`'s, and a coroutine's that `await f(...)` awaits as it
+     * is made) are taken from here and given back when they end, while
+     * still hot in the cache, instead of waiting for the collector. */
+    ls_frame *frame_pool[LS_SIZE_CLASSES];
+    bool direct_await;         /* the call being made is awaited at once */
+    ls_frame **pool_all;       /* every pooled frame's memory, freed at the end */
+    int npool_all, cappool_all;
+    ls_obj **pool_marked;      /* pooled frames the running collection marked */
+    size_t npool_marked, cappool_marked;
+    ls_frame *ghost;           /* what cur_frame read of a frame given back */
 };
 
 /* Whether the run's profile has change c; notes that the run depended on
@@ -154,6 +165,8 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile);
 void ls_vm_free(ls_vm *vm);
 
 ls_frame *ls_frame_new(ls_vm *vm, const ls_proto *p);
+/* Frees the frame pool's memory (the collector's ls_gc_free_all). */
+void ls_frame_pool_free(ls_vm *vm);
 /* Binds call arguments to a new frame's parameters; -1: TypeError. */
 int ls_vm_bind(ls_vm *vm, const ls_proto *p, ls_frame *fr, ls_value *args,
                int nargs, ls_value kwnames);

@@ -208,6 +208,18 @@ APIS = [
     ("`agen.aclose`", "`.aclose`", _regex(_method("aclose"))),
     ("`loop.shutdown_asyncgens` in `asyncio.run`", "under `asyncgen/`, a generator kept in `keep`",
      lambda c: c.area == "asyncgen" and "keep.append" in c.program),
+    # the I/O phase (the feature `io`)
+    ("`socket.socketpair`", "`socketpair(`", _regex(_call("socketpair"))),
+    ("`loop.add_reader`, `loop.remove_reader`", "`add_reader(`", _regex(_call("add_reader"))),
+    ("`loop.add_writer`, `loop.remove_writer`", "`add_writer(`", _regex(_call("add_writer"))),
+    ("`loop.sock_recv`", "`sock_recv(`", _regex(_call("sock_recv"))),
+    ("`loop.sock_sendall`", "`sock_sendall(`", _regex(_call("sock_sendall"))),
+    ("`asyncio.open_connection(sock=)`", "`open_stream(`", _regex(_call("open_stream"))),
+    ("`StreamReader.readline`", "`.readline`", _regex(_method("readline"))),
+    ("`StreamReader.read`", "`.read(`", _regex(_method("read"))),
+    ("`StreamReader.readexactly`", "`.readexactly`", _regex(_method("readexactly"))),
+    ("`StreamWriter.drain`", "`.drain`", _regex(_method("drain"))),
+    ("`StreamWriter.wait_closed`", "`.wait_closed`", _regex(_method("wait_closed"))),
 ]
 
 

@@ -111,7 +111,9 @@ static ls_frame *frame_pooled(ls_vm *vm, const ls_proto *p) {
         f = ls_xmalloc(cls << 4);
         pool_track(vm, f);
     }
-    memset(f, 0, cls << 4);
+    /* The header and the locals (unbound: zero); the stack and the try
+     * blocks are written before they are read. */
+    memset(f, 0, sizeof *f + (size_t)p->nlocals * sizeof(ls_value));
     f->hdr.kind = LS_O_FRAME;
     f->hdr.flags = LS_OBJ_POOLED;
     f->hdr.sizeclass = (uint8_t)cls;
@@ -166,6 +168,11 @@ static ls_block *blocks_of(ls_frame *f) {
 
 int ls_vm_bind(ls_vm *vm, const ls_proto *p, ls_frame *fr, ls_value *args, int nargs,
                ls_value kwnames) {
+    if (kwnames.tag != LS_V_OBJ && !p->varargs && nargs == p->nparams) {
+        /* every parameter given by position: the common call */
+        if (nargs) memcpy(fr->slots, args, (size_t)nargs * sizeof *args);
+        return 0;
+    }
     ls_list *kw = kwnames.tag == LS_V_OBJ ? (ls_list *)kwnames.u.o : NULL;
     int nkw = kw ? kw->n : 0, npos = nargs - nkw;
     if (p->varargs) {   /* the prelude's `*args`: the extra positionals */
@@ -1354,6 +1361,33 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
             if (++vm->steps > vm->max_steps) {
                 free(tmp);
                 goto budget;
+            }
+            if (kw.tag != LS_V_OBJ && f->depth + 1 < LS_MAX_DEPTH) {
+                /* The calls of user functions with every parameter given
+                 * by position, entered here as call_value would: a plain
+                 * `def` (a prelude class's method too), and an `async def`
+                 * that the next instruction awaits (CALL then AWAIT would
+                 * enter its new frame at once; the coroutine object never
+                 * reaches the stack). */
+                int fi = -1;
+                if (callee.tag == LS_V_FUNC) {
+                    fi = (int)callee.u.i;
+                } else if (callee.tag == LS_V_METHOD && nargs > 0 && ls_is(args[0], LS_O_RECORD)) {
+                    fi = record_method(vm, (ls_record *)args[0].u.o, (int)callee.aux);
+                }
+                const ls_proto *cp = fi >= 0 ? vm->prog->protos[fi] : NULL;
+                bool awaited = LS_OP(code[pc]) == LS_OP_AWAIT;
+                if (cp && !cp->is_gen && !cp->varargs && nargs == cp->nparams &&
+                    (!cp->is_async || awaited)) {
+                    nf = frame_pooled(vm, cp);
+                    if (nargs) memcpy(nf->slots, args, (size_t)nargs * sizeof *args);
+                    free(tmp);
+                    if (cp->is_async) pc++;   /* past the AWAIT: the result comes back there */
+                    SAVE();
+                    vm->cur_frame = f;
+                    ENTER(nf);
+                    break;
+                }
             }
             SAVE();
             vm->cur_frame = f;

@@ -450,6 +450,17 @@ def targets(bench, floor, memory):
     return rows
 
 
+def latency_rows(entries, key, label):
+    """Table rows of latency entries: implementation, `label(entry)`, and the
+    quantiles of the summary under `key`, in microseconds."""
+    rows = []
+    for e in entries:
+        s = e[key]
+        rows.append([e["impl"], label(e), fmt_us(s["min"]), fmt_us(s["median"]),
+                     fmt_us(s["p95"]), fmt_us(s["p99"]), fmt_us(s["max"])])
+    return rows
+
+
 def latency_notes(latency, late_us=500.0):
     """Plain statements on the latency medians: early wake-ups, and late ones
     (more than `late_us`)."""
@@ -761,14 +772,9 @@ def build(results_dir, steps=None):
                   "`performance.now()`, its own ticks move in whole milliseconds). "
                   "Microseconds after the deadline; negative: woke early. "
                   "[latency.json](latency.json)" % latency.get("samples")))
-        rows_l = []
-        for e in latency["latency"]:
-            s = e["late_us"]
-            rows_l.append([e["impl"], "%g" % e["delay_ms"], fmt_us(s["min"]),
-                           fmt_us(s["median"]), fmt_us(s["p95"]), fmt_us(s["p99"]),
-                           fmt_us(s["max"])])
         B.append(("table", ["implementation", "d (ms)", "min µs", "median µs", "p95 µs",
-                            "p99 µs", "max µs"], rows_l))
+                            "p99 µs", "max µs"],
+                  latency_rows(latency["latency"], "late_us", lambda e: "%g" % e["delay_ms"])))
         notes = latency_notes(latency)
         if notes:
             B.append(("p", "What stands out (medians): " + "; ".join(notes) + "."))
@@ -786,13 +792,9 @@ def build(results_dir, steps=None):
                       "asyncio's `sock_recv` resumes the task one iteration after its own "
                       "reader callback; the ratio of the two medians shows what a loop "
                       "charges for that iteration." % latency.get("samples")))
-            rows_io = []
-            for e in latency["io_latency"]:
-                s = e["after_send_us"]
-                rows_io.append([e["impl"], e["what"], fmt_us(s["min"]), fmt_us(s["median"]),
-                                fmt_us(s["p95"]), fmt_us(s["p99"]), fmt_us(s["max"])])
             B.append(("table", ["implementation", "after a send, until", "min µs",
-                                "median µs", "p95 µs", "p99 µs", "max µs"], rows_io))
+                                "median µs", "p95 µs", "p99 µs", "max µs"],
+                      latency_rows(latency["io_latency"], "after_send_us", lambda e: e["what"])))
     else:
         B.append(("p", "No latency results (`results/latency.json`)."))
 

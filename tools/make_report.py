@@ -54,6 +54,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "harness"))
 
 import plotdata  # noqa: E402
 
@@ -118,7 +119,9 @@ expect:
 # -- small helpers -----------------------------------------------------------------
 
 def write_atomic(path, text):
-    plotdata.write_atomic(path, text)
+    """Every file of the report, without this machine's paths."""
+    from casekit.report import scrub
+    plotdata.write_atomic(path, scrub(text))
 
 
 def load_json(path):

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import os
 import xml.etree.ElementTree as ET
 
 from . import cases as caselib
@@ -164,9 +165,21 @@ def results_document(results, rejected=(), skipped=(), impls_info=None, **meta):
     return doc
 
 
+def scrub(text):
+    """`text` without this machine's paths: the repository's own files
+    relative to it, the home directory as `~` (an adapter's traceback
+    names the files it ran)."""
+    from .impls import ROOT
+    text = text.replace(os.path.join(ROOT, ""), "")
+    home = os.path.expanduser("~")
+    if home not in ("", "/"):
+        text = text.replace(os.path.join(home, ""), "~/")
+    return text
+
+
 def write_json(path, doc):
-    """Write the results document atomically."""
-    write_atomic(path, json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    """Write the results document atomically, without this machine's paths."""
+    write_atomic(path, scrub(json.dumps(doc, indent=1, sort_keys=False) + "\n"))
 
 
 def junit(results, impls_order=None):

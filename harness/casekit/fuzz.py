@@ -1575,7 +1575,6 @@ def program_part(text):
 
 # -- the model side --------------------------------------------------------------
 
-PENDING_RE = re.compile(r"cancels the (\d+) tasks? still pending")
 NEW_TASK_RE = re.compile(r'"new_task":"([^"]+)"')
 FINISHED_RE = re.compile(r'"finished":"([^"]+)"')
 
@@ -1631,12 +1630,13 @@ def model_server(model):
 
 
 def run_model(path, profile, model=registry.MODEL):
-    """ModelResult of the model's run of `path` with explanations (what
-    `loopspec-model run --explain=json --profile P path` prints), asked of
-    a model server: the log events are the trace, the others tell whether
-    the program is fit."""
+    """ModelResult of the model's run of `path`, asked of a model server
+    with the fitness summary (serve's "fitness": the tasks asyncio.run
+    cancelled after main, the tasks still pending after it, every timer's
+    deadline, the clock at the end): the trace, and whether the program is
+    fit for a comparison."""
     request = {"id": 0, "path": os.path.abspath(path), "profile": profile,
-               "explain": True, "max_steps": MAX_STEPS}
+               "fitness": True, "max_steps": MAX_STEPS}
     reply = None
     for attempt in range(60):
         try:
@@ -1652,30 +1652,16 @@ def run_model(path, profile, model=registry.MODEL):
     err = reply.get("error", "")
     if status == 2:
         return ModelResult("malformed", message=err)
-    trace, leftovers, deadlines, end = [], 0, [], 0.0
-    created, finished = [], set()
-    for ev in reply.get("explain") or []:
-        kind = ev.get("event")
-        if kind == "log":
-            trace.append(ev["text"])
-        elif kind == "create" and "new_task" in ev:
-            created.append(ev["new_task"])
-        elif kind == "finish" and "finished" in ev:
-            finished.add(ev["finished"])
-        elif kind == "schedule" and "at" in ev:
-            deadlines.append(float(ev["at"]))
-        elif kind == "phase":
-            m = PENDING_RE.search(json.dumps(ev))
-            if m:
-                leftovers = int(m.group(1))
-        if "time" in ev:
-            end = float(ev["time"])
     if status == 3:
-        return ModelResult("hang", trace, err)
+        return ModelResult("hang", [], err)
     if status != 0:
-        return ModelResult("error", trace, err or "exit status %d" % status)
-    return ModelResult("ok", trace, leftovers=leftovers, deadlines=deadlines, end_time=end,
-                       unfinished=[t for t in created if t not in finished])
+        return ModelResult("error", [], err or "exit status %d" % status)
+    fit = reply.get("fitness") or {}
+    return ModelResult("ok", [str(t) for t in reply["trace"]],
+                       leftovers=int(fit.get("leftovers", 0)),
+                       deadlines=[float(d) for d in fit.get("deadlines", [])],
+                       end_time=float(fit.get("end_time", 0.0)),
+                       unfinished=[str(t) for t in fit.get("unfinished", [])])
 
 
 # -- the implementation side -----------------------------------------------------

@@ -209,6 +209,13 @@ void ls_explain_handle(ls_vm *vm, const ls_handle *h) {
 }
 
 void ls_explain_origin(ls_vm *vm, ls_handle *h, int why, const ls_future *done) {
+    if (vm->fitness && h->timer) {   /* the deadlines a "schedule" event says ("at") */
+        if (vm->ndeadlines == vm->capdeadlines) {
+            vm->capdeadlines = vm->capdeadlines ? vm->capdeadlines * 2 : 16;
+            vm->deadlines = ls_xrealloc(vm->deadlines, (size_t)vm->capdeadlines * sizeof *vm->deadlines);
+        }
+        vm->deadlines[vm->ndeadlines++] = h->when;
+    }
     if (!vm->explain) return;
     ls_origin *o = &h->origin;
     o->iter = vm->loop.iterations;

@@ -469,6 +469,7 @@ int ls_task_create_opts(ls_vm *vm, ls_value coro, const ls_task_opts *o, ls_valu
     /* The task factory (eager_task_factory) or create_task(eager_start=):
      * with a factory, CPython before 3.14 names the task only after the
      * factory returned, so after an eager first step. */
+    t->made = 1;
     bool factory = ls_profile_eager(vm->profile);
     bool eager = o->eager >= 0 ? o->eager : factory;
     bool late_name = factory && !ls_vm_since(vm, LS_CH_TASK_FACTORY_GETS_NAME);
@@ -858,6 +859,7 @@ int ls_run_main(ls_vm *vm) {
     int rc = 0;
     int n = 0;
     for (ls_task *p = L->pending_head; p; p = p->next) n++;
+    vm->leftovers = n;
     if (n) {
         char what[120];
         snprintf(what, sizeof what, "main is done: asyncio.run cancels the %d task%s still pending", n,

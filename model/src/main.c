@@ -156,6 +156,23 @@ static int run_case(const ls_case *c, int profile, uint64_t max_steps, bool echo
     return run_case_x(c, profile, max_steps, echo, LS_EXPLAIN_OFF, NULL, r);
 }
 
+/* serve's "fitness": true: where run_case_x writes the summary (a JSON
+ * object) the fuzzer judges a program by, instead of the explanations. */
+static ls_buf *fitness_out;
+
+static void fitness_json(ls_buf *b, ls_vm *vm) {
+    ls_buf_printf(b, "{\"leftovers\":%d,\"unfinished\":[", vm->leftovers);
+    bool first = true;
+    for (ls_task *t = vm->loop.pending_head; t; t = t->next)
+        if (t->made) {
+            ls_buf_printf(b, "%s\"Task-%lld\"", first ? "" : ",", (long long)t->id);
+            first = false;
+        }
+    ls_buf_puts(b, "],\"deadlines\":[");
+    for (int i = 0; i < vm->ndeadlines; i++) ls_buf_printf(b, "%s%.9g", i ? "," : "", vm->deadlines[i]);
+    ls_buf_printf(b, "],\"end_time\":%.9g}", vm->loop.now);
+}
+
 static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool echo, int explain,
                       ls_buf *explained, run_result *r) {
     memset(r, 0, sizeof *r);
@@ -169,6 +186,7 @@ static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool ec
     int rc = ls_vm_init(&vm, prog, profile);
     vm.echo = echo;
     vm.explain = explain;
+    vm.fitness = fitness_out != NULL;
     if (max_steps) vm.max_steps = max_steps;
     if (max_memory) vm.max_bytes = max_memory;
     if (max_trace_lines) vm.max_trace_lines = max_trace_lines;
@@ -188,6 +206,7 @@ static int run_case_x(const ls_case *c, int profile, uint64_t max_steps, bool ec
         *explained = vm.explain_out;
         memset(&vm.explain_out, 0, sizeof vm.explain_out);
     }
+    if (fitness_out && rc == 0) fitness_json(fitness_out, &vm);
     ls_vm_free(&vm);
     ls_program_free(prog);
     return r->status;
@@ -632,6 +651,10 @@ static const char *usage_serve =
     "the message `run` would print (a malformed case, a run that cannot\n"
     "finish, a budget) and \"exit\", the status `run` would exit with. With \"ast\": true the reply is {\"id\", \"case\", \"ast\"}\n"
     "holding what `ast` prints: the gate, without a process per case; with\n"
+    "\"fitness\": true the reply adds \"fitness\": {\"leftovers\", \"unfinished\",\n"
+    "\"deadlines\", \"end_time\"}: the tasks asyncio.run cancelled after main,\n"
+    "the tasks still pending after it, every timer's deadline and the clock\n"
+    "at the end (what the fuzzer reads from the explanations otherwise). With\n"
     "\"explain\": true the reply adds \"explain\", the events of\n"
     "`run --explain=json` as an array; \"max_steps\" sets the step budget and\n"
     "\"limits\" ({\"max_trace_lines\", \"max_trace_bytes\", \"max_memory_mib\"},\n"
@@ -747,9 +770,16 @@ static void serve_one(ls_buf *b, const char *line, size_t n, uint64_t steps) {
         }
         ls_json_free(&lo);
         bool explain = ls_json_true(&req, "explain");
-        ls_buf ex = {0};
+        ls_buf ex = {0}, fit = {0};
+        if (ls_json_true(&req, "fitness")) fitness_out = &fit;
         int st = run_case_x(&c, profile, steps, false, explain ? LS_EXPLAIN_JSON : LS_EXPLAIN_OFF,
                             explain ? &ex : NULL, &r);
+        fitness_out = NULL;
+        if (fit.len) {
+            ls_buf_puts(b, ",\"fitness\":");
+            ls_buf_putn(b, fit.p, fit.len);
+        }
+        ls_buf_free(&fit);
         if (explain) {
             /* `run --explain=json`'s events, one object each, as an array;
              * sent with an error reply too (a run that hangs says where). */

@@ -253,6 +253,7 @@ typedef struct ls_task {
     ls_value name;             /* set_name()'s, or UNBOUND: Task-<id> */
     int32_t num_cancels;
     uint8_t must_cancel, registered;
+    uint8_t made;              /* by create_task, ensure_future or gather (not a runner's) */
 } ls_task;
 
 typedef struct ls_gather {

@@ -1944,6 +1944,7 @@ int ls_vm_init(ls_vm *vm, const ls_program *prog, int profile) {
 
 void ls_vm_free(ls_vm *vm) {
     ls_buf_free(&vm->explain_out);
+    free(vm->deadlines);
     free(vm->polled);
     ls_loop_free(vm);
     ls_gc_free_all(vm);

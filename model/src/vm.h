@@ -150,6 +150,12 @@ struct ls_vm {
     ls_obj **pool_marked;      /* pooled frames the running collection marked */
     size_t npool_marked, cappool_marked;
     ls_frame *ghost;           /* what cur_frame read of a frame given back */
+    /* The fuzzer's fitness summary (serve's "fitness": true): what it
+     * would otherwise read from every explanation event. */
+    bool fitness;
+    double *deadlines;         /* every timer's deadline, as scheduled */
+    int ndeadlines, capdeadlines;
+    int leftovers;             /* tasks asyncio.run cancelled after main */
 };
 
 /* Whether the run's profile has change c; notes that the run depended on

@@ -201,7 +201,9 @@ def build_server(args):
         if version:
             extra["loop_version"] = version
     else:
-        factory = asyncio.new_event_loop
+        # asyncio's loop: a case that deadlocks is an error at once, not a
+        # timeout (prelude.guard_deadlocks).
+        factory = prelude.guard_deadlocks(asyncio.new_event_loop)
         extra["loop"] = "asyncio"
     task_factory = None
     eager = False

@@ -51,7 +51,39 @@ FEATURE_METHODS = (
 
 
 class Deadlock(Exception):
-    """Raised by a virtual-clock loop that would wait forever."""
+    """Raised by a loop that would wait forever (the virtual-clock loop, and
+    asyncio's own selector loop under `guard_deadlocks`)."""
+
+
+def guard_deadlocks(factory):
+    """`factory`, whose asyncio SelectorEventLoops raise Deadlock where they
+    would block forever, instead of letting the case run into its timeout.
+
+    A case's program is the only thing that can make anything happen (no
+    thread, no signal, no other process: its sockets are socketpairs), so
+    when `_run_once` polls without a timeout (nothing ready, no timer) and
+    no descriptor is ready at once, nothing ever will be: the model's rule
+    ("CPython would block forever in select()").  Only asyncio's own loop
+    class is guarded: other loops poll in their own ways.
+    """
+    def make():
+        loop = factory()
+        selector = getattr(loop, "_selector", None)
+        if type(loop) is not asyncio.SelectorEventLoop or selector is None:
+            return loop
+        select = selector.select
+
+        def select_or_deadlock(timeout=None):
+            if timeout is not None:
+                return select(timeout)
+            events = select(0)
+            if not events:
+                raise Deadlock("the loop has no ready callback, no timer and no ready "
+                               "socket: it would wait forever")
+            return events
+        selector.select = select_or_deadlock
+        return loop
+    return make
 
 
 @types.coroutine

@@ -236,4 +236,4 @@ def junit(results, impls_order=None):
 
 
 def write_junit(path, results, impls_order=None):
-    write_atomic(path, junit(results, impls_order))
+    write_atomic(path, scrub(junit(results, impls_order)))

@@ -151,12 +151,6 @@ static ls_value tuple_of(ls_vm *vm, ls_value *v, int n) {
     return ls_obj_val(t);
 }
 
-static ls_value wrap_handle(ls_vm *vm, ls_handle *h) {
-    ls_handle_obj *o = ls_alloc(vm, LS_O_HANDLE, sizeof *o);
-    o->h = h;
-    h->refs++;
-    return ls_obj_val(o);
-}
 
 static bool callable(ls_value v) {
     return v.tag == LS_V_FUNC || v.tag == LS_V_BUILTIN || v.tag == LS_V_METHOD ||
@@ -328,7 +322,7 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
                      : id == LS_B_LOOP_CALL_AT ? ls_call_at(vm, num(args[0]), LS_H_USER, fn, a, ctx)
                                                : ls_call_soon(vm, LS_H_USER, fn, a, ctx);
         ls_explain_origin(vm, h, later ? LS_WHY_CALL_LATER : LS_WHY_CALL_SOON, NULL);
-        *out = wrap_handle(vm, h);
+        *out = ls_handle_wrap(vm, h);
         return 0;
     }
     case LS_B_LOOP_TIME:
@@ -621,7 +615,7 @@ int ls_builtin_call(ls_vm *vm, int id, ls_value *args, int nargs, ls_value kwnam
         ls_obj *ctx = (ls_obj *)ls_ctx_copy(vm, vm->ctx);
         ls_handle *h = ls_call_at(vm, num(args[0]), LS_H_USER, args[1], a, ctx);
         ls_explain_origin(vm, h, LS_WHY_CALL_LATER, NULL);
-        *out = wrap_handle(vm, h);
+        *out = ls_handle_wrap(vm, h);
         return 0;
     }
     case LS_B_IS_COROUTINE:

@@ -198,10 +198,7 @@ int ls_io_add(ls_vm *vm, ls_value sock, int ev, ls_value fn, ls_value args, ls_v
         ls_handle_cancel(vm, old);
         ls_handle_release(vm, old);
     }
-    ls_handle_obj *o = ls_alloc(vm, LS_O_HANDLE, sizeof *o);
-    o->h = h;
-    h->refs++;
-    *out = ls_obj_val(o);
+    *out = ls_handle_wrap(vm, h);
     return 0;
 }
 

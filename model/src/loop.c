@@ -30,6 +30,13 @@ ls_handle *ls_handle_new(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ct
     return h;
 }
 
+ls_value ls_handle_wrap(ls_vm *vm, ls_handle *h) {
+    ls_handle_obj *o = ls_alloc(vm, LS_O_HANDLE, sizeof *o);
+    o->h = h;
+    h->refs++;
+    return ls_obj_val(o);
+}
+
 void ls_handle_release(ls_vm *vm, ls_handle *h) {
     if (--h->refs) return;
     h->next_free = vm->loop.free_handles;
@@ -753,15 +760,12 @@ static int hang(ls_vm *vm, ls_future *fut) {
     const ls_frame *f = t ? t->top : NULL;
     while (f && f->proto->prelude) f = f->caller;   /* the program's line, not the prelude's */
     if (f && f->pc) line = f->proto->lines[f->pc - 1];
-    if (ls_io_registered(vm))
-        ls_error_at(&vm->err, vm->prog->path, line, 1,
-                    "the loop has nothing left to run, no timer to wait for and no registered "
-                    "socket that is ready, but the future it runs is not done: CPython would "
-                    "block forever in select() here");
-    else
-        ls_error_at(&vm->err, vm->prog->path, line, 1,
-                    "the loop has nothing left to run and no timer to wait for, but the "
-                    "future it runs is not done: CPython would block forever here");
+    bool io = ls_io_registered(vm);
+    ls_error_at(&vm->err, vm->prog->path, line, 1,
+                "the loop has nothing left to run%s no timer to wait for%s, but the future it "
+                "runs is not done: CPython would block forever%s here",
+                io ? "," : " and", io ? " and no registered socket that is ready" : "",
+                io ? " in select()" : "");
     return -1;
 }
 

@@ -19,6 +19,8 @@ ls_handle *ls_call_later(ls_vm *vm, double delay, int kind, ls_value a, ls_value
 /* A handle that is on no queue yet (the selector's). */
 ls_handle *ls_handle_new(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx);
 void ls_handle_cancel(ls_vm *vm, ls_handle *h);
+/* The object a program holds for h (what call_soon returns): a reference. */
+ls_value ls_handle_wrap(ls_vm *vm, ls_handle *h);
 void ls_handle_release(ls_vm *vm, ls_handle *h);
 
 /* One iteration, the numbered phases of _run_once. Returns 1 if it ran,

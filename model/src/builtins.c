@@ -44,9 +44,8 @@ static const char *const prelude_public[] = {
     NULL};
 
 bool ls_prelude_public(const char *name) {
-    for (int i = 0; prelude_public[i]; i++)
-        if (strcmp(prelude_public[i], name) == 0) return true;
-    return false;
+    static ls_name_index ix;
+    return ls_name_lookup(&ix, prelude_public, -1, name) >= 0;
 }
 
 static const char *const exc_names[] = {
@@ -56,15 +55,13 @@ static const char *const exc_names[] = {
 };
 
 int ls_builtin_lookup(const char *name) {
-    for (int i = 0; i < LS_B__COUNT; i++)
-        if (strcmp(ls_builtin_names[i], name) == 0) return i;
-    return -1;
+    static ls_name_index ix;
+    return ls_name_lookup(&ix, ls_builtin_names, LS_B__COUNT, name);
 }
 
 int ls_method_lookup(const char *name) {
-    for (int i = 0; i < LS_M__COUNT; i++)
-        if (strcmp(ls_method_names[i], name) == 0) return i;
-    return -1;
+    static ls_name_index ix;
+    return ls_name_lookup(&ix, ls_method_names, LS_M__COUNT, name);
 }
 
 bool ls_method_is_property(int id) {
@@ -92,15 +89,13 @@ static int context_kw(ls_vm *vm, ls_value v, const char *fname, ls_obj **ctx) {
 }
 
 bool ls_builtin_not_yet(const char *name) {
-    for (int i = 0; not_yet[i]; i++)
-        if (strcmp(not_yet[i], name) == 0) return true;
-    return false;
+    static ls_name_index ix;
+    return ls_name_lookup(&ix, not_yet, -1, name) >= 0;
 }
 
 int ls_exc_lookup(const char *name) {
-    for (int i = 0; i < LS_E__COUNT; i++)
-        if (strcmp(exc_names[i], name) == 0) return i;
-    return -1;
+    static ls_name_index ix;
+    return ls_name_lookup(&ix, exc_names, LS_E__COUNT, name);
 }
 
 /* ---- argument helpers ---- */

@@ -179,3 +179,48 @@ void ls_arena_free(ls_arena *a) {
         a->head = n;
     }
 }
+
+/* ---- name indexes ---- */
+
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    while (*s) h = (h ^ (uint8_t)*s++) * 16777619u;
+    return h;
+}
+
+int ls_index_find(const char *const *names, const int *slots, int nslots, const char *name) {
+    if (!nslots) return -1;
+    for (uint32_t k = name_hash(name) & (uint32_t)(nslots - 1);; k = (k + 1) & (uint32_t)(nslots - 1)) {
+        int i = slots[k] - 1;
+        if (i < 0) return -1;
+        if (strcmp(names[i], name) == 0) return i;
+    }
+}
+
+void ls_index_add(const char *const *names, int n, int **slots, int *nslots) {
+    if (2 * n > *nslots) {
+        int cap = *nslots ? *nslots * 2 : 64;
+        while (2 * n > cap) cap *= 2;
+        free(*slots);
+        *slots = ls_xcalloc((size_t)cap, sizeof **slots);
+        *nslots = cap;
+        for (int i = 0; i < n - 1; i++) {
+            uint32_t k = name_hash(names[i]) & (uint32_t)(cap - 1);
+            while ((*slots)[k]) k = (k + 1) & (uint32_t)(cap - 1);
+            (*slots)[k] = i + 1;
+        }
+    }
+    uint32_t k = name_hash(names[n - 1]) & (uint32_t)(*nslots - 1);
+    while ((*slots)[k]) k = (k + 1) & (uint32_t)(*nslots - 1);
+    (*slots)[k] = n;
+}
+
+int ls_name_lookup(ls_name_index *ix, const char *const *names, int n, const char *name) {
+    if (!ix->slots) {
+        if (n < 0)
+            for (n = 0; names[n]; n++) {}
+        for (int i = 1; i <= n; i++) ls_index_add(names, i, &ix->slots, &ix->nslots);
+        if (!ix->slots) return -1;   /* an empty list */
+    }
+    return ls_index_find(names, ix->slots, ix->nslots, name);
+}

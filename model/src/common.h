@@ -73,5 +73,21 @@ void *ls_arena_alloc(ls_arena *a, size_t n);   /* zeroed */
 char *ls_arena_strndup(ls_arena *a, const char *s, size_t n);
 void ls_arena_free(ls_arena *a);
 
+/* Name indexes: open addressing over an array of names, so that a lookup
+ * costs a hash and a strcmp or two instead of a strcmp per name (the
+ * lists of builtins, methods and globals are hundreds long, and compiling
+ * looks up every name use). slots hold index + 1; 0 is empty. */
+int ls_index_find(const char *const *names, const int *slots, int nslots, const char *name);
+/* Records names[n - 1], growing the index to stay at most half full. */
+void ls_index_add(const char *const *names, int n, int **slots, int *nslots);
+
+/* The index of a fixed list (n names, or NULL-terminated when n < 0),
+ * built at its first lookup: the name's position, or -1. */
+typedef struct ls_name_index {
+    int *slots;
+    int nslots;
+} ls_name_index;
+int ls_name_lookup(ls_name_index *ix, const char *const *names, int n, const char *name);
+
 #endif
 

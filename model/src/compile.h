@@ -119,6 +119,7 @@ typedef struct ls_program {
     ls_proto **protos;
     int *proto_global;        /* the global each proto is bound to, or -1 */
     int nprotos;
+    int nshared;              /* protos [0, nshared): the prelude's, shared by every program */
     int main, noop, await1;   /* proto indexes */
     ls_proto *init;           /* binds the top-level names */
     const char **globalnames;
@@ -136,6 +137,7 @@ typedef struct ls_program {
      * and the fields of __init__, __repr__, __str__ */
     int method_field[LS_M__COUNT];
     int f_init, f_repr, f_str;
+    int g_shutdown_asyncgens;  /* the prelude's shutdown_asyncgens, a global */
     ls_arena arena;           /* the prelude's syntax tree and names */
 } ls_program;
 

@@ -39,14 +39,14 @@ static const char *const denied_names[] = {
     "run_forever", "run_until_complete", "stop", "is_running", "is_closed", "call_soon_threadsafe",
     "mro", "register", "with_traceback", "replace", NULL};
 
-static bool in_list(const char *const *list, const char *name) {
-    for (int i = 0; list[i]; i++)
-        if (strcmp(list[i], name) == 0) return true;
-    return false;
+static ls_name_index denied_index, dunders_index, prelude_only_index;
+
+static bool in_list(ls_name_index *ix, const char *const *list, const char *name) {
+    return ls_name_lookup(ix, list, -1, name) >= 0;
 }
 
 bool ls_gate_denied_attr(const char *name) {
-    if (in_list(denied_names, name)) return true;
+    if (in_list(&denied_index, denied_names, name)) return true;
     for (int i = 0; denied_prefixes[i]; i++)
         if (strncmp(name, denied_prefixes[i], strlen(denied_prefixes[i])) == 0) return true;
     return false;
@@ -67,7 +67,7 @@ static int refuse(gate *g, const ls_node *n, const char *what, const char *name)
 
 /* An attribute or method name the program gives its own objects. */
 static int define_attr(gate *g, const ls_node *n, const char *name, bool method) {
-    bool dunder = method && name[0] == '_' && in_list(class_dunders, name);
+    bool dunder = method && name[0] == '_' && in_list(&dunders_index, class_dunders, name);
     if (name[0] == '_' && !dunder) {
         ls_error_at(g->e, g->path, n->line, n->col,
                     "attribute '%s' is not part of the case language: a program's own "
@@ -76,7 +76,7 @@ static int define_attr(gate *g, const ls_node *n, const char *name, bool method)
                                    "__aexit__, __aiter__, __anext__, __repr__, __str__)" : "");
         return -1;
     }
-    if (!dunder && (in_list(prelude_only, name) || ls_gate_denied_attr(name))) {
+    if (!dunder && (in_list(&prelude_only_index, prelude_only, name) || ls_gate_denied_attr(name))) {
         ls_error_at(g->e, g->path, n->line, n->col,
                     "attribute '%s' is not part of the case language: a program may not "
                     "define it (it names interpreter internals on real objects)",
@@ -151,7 +151,7 @@ static int walk(gate *g, const ls_node *n, bool in_class) {
         }
         /* `super().__init__` and `super().m` for a protocol method `m` a
          * class of the program defines: read directly on super()'s result. */
-        if (n->str[0] == '_' && in_list(class_dunders, n->str) &&
+        if (n->str[0] == '_' && in_list(&dunders_index, class_dunders, n->str) &&
             (strcmp(n->str, "__init__") == 0 || defined(g, n->str))) {
             const ls_node *c = n->k[0];
             if (c && c->kind == LS_N_CALL && c->n == 0 && c->k[0] && c->k[0]->kind == LS_N_NAME &&
@@ -163,7 +163,7 @@ static int walk(gate *g, const ls_node *n, bool in_class) {
          * '_', none is on the deny-list. */
         if (n->str[0] == '_') return refuse(g, n, "attribute", n->str);
         if (defined(g, n->str)) break;
-        if (ls_method_lookup(n->str) < 0 || in_list(prelude_only, n->str))
+        if (ls_method_lookup(n->str) < 0 || in_list(&prelude_only_index, prelude_only, n->str))
             return refuse(g, n, "attribute", n->str);
         break;
     default:

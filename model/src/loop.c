@@ -808,9 +808,7 @@ static int run_noop(ls_vm *vm, const char *what) {
  * async generators; else a task that finishes in its first step. */
 static int run_shutdown_asyncgens(ls_vm *vm) {
     ls_list *gens = vm->asyncgens;
-    int g = -1;
-    for (int i = 0; i < vm->prog->nglobals; i++)
-        if (strcmp(vm->prog->globalnames[i], "__p_shutdown_asyncgens") == 0) g = i;
+    int g = vm->prog->g_shutdown_asyncgens;
     if (!gens || !gens->n || g < 0 || vm->globals[g].tag != LS_V_FUNC)
         return run_noop(vm, "asyncio.run: shutdown_asyncgens()");
     char what[120];

@@ -5,7 +5,7 @@
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs="build-essential pkg-config check clang libclang-rt-14-dev gnuplot-nox hyperfine python3 python3-pytest python3-uvloop python3-venv python3-gi python3-gbulb pypy3"
+pkgs="build-essential pkg-config check valgrind clang libclang-rt-14-dev gnuplot-nox hyperfine python3 python3-pytest python3-uvloop python3-venv python3-gi python3-gbulb pypy3"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -26,6 +26,11 @@ in the report; the others still run.  Results go to DIR (default results/):
                `make floor`): floor.json
   memory       one million tasks pending on one future, on the model: peak
                resident set of the whole process and bytes per task: memory.json
+  targets      the model against its targets (tools/targets.py: the ratios of
+               the bench step, the floor, the memory, the conformance step's
+               time, and its own figures: the fuzzer's rate, the per-case
+               overhead, callgrind on the case furthest from its target):
+               targets.json, targets.txt
   hyperfine    whole-process time of the conformance run of each implementation
                (`hyperfine --export-json`, N runs each, default 2): hyperfine.json
   plots        gnuplot data and SVGs (tools/plotdata.py, plots/*.gp): plots/
@@ -57,21 +62,14 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "harness"))
 
 import plotdata  # noqa: E402
+import targets  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 LOOPSPEC = os.path.join(ROOT, "harness", "loopspec")
 MODEL = os.path.join(ROOT, "model", "loopspec-model")
 FLOOR = os.path.join(ROOT, "model", "build", "floor")
 STEPS = ("model", "conformance", "versions", "bench", "latency", "floor", "memory",
-         "hyperfine", "plots", "render")
-
-# The model's targets (issue 6; tools/bench_model.py).
-TARGET_SWITCH_NS = 50
-TARGET_SPEEDUP_311 = 30
-TARGET_CREATE_TASK_NS = 150
-TARGET_FLOOR_RATIO = 5
-TARGET_MILLION_BYTES = 256 * 1024 * 1024
-MILLION = 1000000
+         "targets", "hyperfine", "plots", "render")
 
 STATUS_COLOURS = {"PASS": "#2ca02c", "FAIL": "#d62728", "UNSUPPORTED": "#d9d9d9",
                   "TIMEOUT": "#ff7f0e", "CRASH": "#9467bd", "ERROR": "#8c564b",
@@ -92,28 +90,6 @@ BENCH_WHAT = {
     "bench/pending-tasks": "tasks pending on one future, then released",
 }
 
-MILLION_CASE = """---
-title: one million tasks pending on one future, then released (make_report.py's memory step)
-source: cases/bench/pending-tasks.case with N = 1000000
-bench: 1000000
-timeout: 600
----
-N = 1000000
-
-async def waiter(f):
-    return await f
-
-async def main():
-    f = Future()
-    tasks = [create_task(waiter(f)) for i in range(N)]
-    await sleep(0)
-    f.set_result(1)
-    done = await gather(*tasks)
-    log(len(done), sum(done))
-
-expect:
-    1000000 1000000
-"""
 
 
 # -- small helpers -----------------------------------------------------------------
@@ -205,6 +181,7 @@ class Context:
         self.samples = samples
         self.hyperfine_runs = hyperfine_runs
         self.steps = {}
+        self.previous = {}
 
     def path(self, name):
         return os.path.join(self.results, name)
@@ -285,56 +262,32 @@ def step_floor(ctx):
     ctx.record("floor", status if entries else 1, secs)
 
 
-def peak_rss_of(argv, timeout):
-    """(exit status, peak resident set in bytes, seconds, stdout) of one process."""
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                status = -1
-                break
-            time.sleep(0.05)
-        proc.returncode = 0  # reaped by wait4
-        out.seek(0)
-        text = out.read().decode("utf-8", "replace")
-    code = os.waitstatus_to_exitcode(status) if status >= 0 else None
-    return code, usage.ru_maxrss * 1024, time.monotonic() - started, text
-
-
 def step_memory(ctx):
     """One million pending tasks on the model: peak RSS, and bytes per task."""
     if not os.access(MODEL, os.X_OK):
         ctx.record("memory", 1, 0, "no model: run `make model`")
         return
-    tmp = os.path.join(ctx.results, "tmp", "cases", "bench")
-    os.makedirs(tmp, exist_ok=True)
-    case = os.path.join(tmp, "million-pending-tasks.case")
-    write_atomic(case, MILLION_CASE)
     started = time.monotonic()
-    base_status, base_rss, _, _ = peak_rss_of([MODEL, "run", os.path.join(
-        ROOT, "cases", "await", "inline-before-task.case")], 60)
-    status, rss, secs, out = peak_rss_of([MODEL, "run", case], 600)
-    doc = {"tasks": MILLION, "peak_rss_bytes": rss, "baseline_rss_bytes": base_rss,
-           "run_seconds": round(secs, 2), "trace": out.strip().splitlines()[-3:]}
-    ok = status == 0 and out.strip() == "%d %d" % (MILLION, MILLION)
-    b_status, b_secs, b_out = run_logged([MODEL, "bench", "--json", "--repeat", "1", case],
-                                         None, 600)
-    try:
-        doc["bench"] = json.loads(b_out.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        doc["bench"] = None
-    doc["ok"] = ok
+    doc = targets.measure_memory(os.path.join(ctx.results, "tmp", "cases", "bench"))
     write_atomic(ctx.path("memory.json"), json.dumps(doc, indent=1) + "\n")
-    ctx.record("memory", 0 if ok else 1, time.monotonic() - started,
-               "peak RSS %s for %d tasks" % (fmt_bytes(rss), MILLION))
+    ctx.record("memory", 0 if doc["ok"] else 1, time.monotonic() - started,
+               "peak RSS %s for %d tasks" % (fmt_bytes(doc["peak_rss_bytes"]), targets.MILLION))
+
+
+def step_targets(ctx):
+    """The model against its targets, from the other steps' figures and its own."""
+    argv = [PYTHON, os.path.join(HERE, "targets.py"), "--bench", ctx.path("bench.json"),
+            "--floor", ctx.path("floor.json"), "--memory", ctx.path("memory.json"),
+            "--json", ctx.path("targets.json")]
+    conf = ctx.steps.get("conformance") or ctx.previous.get("conformance")
+    if conf and conf.get("ok"):
+        argv += ["--conformance-seconds", str(conf["seconds"])]
+    else:
+        argv += ["--no-conformance"]
+    status, secs, out = run_logged(argv, ctx.path("targets.txt"), 1800)
+    doc = load_json(ctx.path("targets.json")) or {}
+    ctx.record("targets", status if status is not None else 1, secs,
+               "%s of %s targets met" % (doc.get("met", "?"), doc.get("measured", "?")))
 
 
 def step_hyperfine(ctx):
@@ -405,52 +358,6 @@ def floor_ns(floor, variant="ring"):
         if e.get("variant") == variant:
             return e["ns_per_op"]["median"]
     return None
-
-
-def targets(bench, floor, memory):
-    """The model's targets: [(what, target text, measured text, met or None, note)]."""
-    idx = bench_index(bench)
-    switch = idx.get(("bench/sleep0-switch", "model"))
-    cp311 = idx.get(("bench/sleep0-switch", "cpython-3.11"))
-    create = idx.get(("bench/await-create-task", "model"))
-    fl = floor_ns(floor)
-    rows = []
-
-    def add(what, target, value, met, note=""):
-        rows.append((what, target, value, met, note))
-
-    add("`sleep(0)` switch", "<= %d ns" % TARGET_SWITCH_NS,
-        fmt_ns(switch) + " ns" if switch else "-",
-        None if switch is None else switch <= TARGET_SWITCH_NS,
-        "" if switch is None or switch <= TARGET_SWITCH_NS else
-        "misses by %s" % fmt_ratio(switch / TARGET_SWITCH_NS))
-    speed = cp311 / switch if switch and cp311 else None
-    add("`sleep(0)` switch against cpython-3.11 (same run)",
-        ">= %dx faster" % TARGET_SPEEDUP_311, fmt_ratio(speed) + " faster" if speed else "-",
-        None if speed is None else speed >= TARGET_SPEEDUP_311,
-        "" if speed is None or speed >= TARGET_SPEEDUP_311 else
-        "misses by %s" % fmt_ratio(TARGET_SPEEDUP_311 / speed))
-    add("`await create_task(c())`", "<= %d ns" % TARGET_CREATE_TASK_NS,
-        fmt_ns(create) + " ns" if create else "-",
-        None if create is None else create <= TARGET_CREATE_TASK_NS,
-        "" if create is None or create <= TARGET_CREATE_TASK_NS else
-        "misses by %s" % fmt_ratio(create / TARGET_CREATE_TASK_NS))
-    ratio = switch / fl if switch and fl else None
-    add("`sleep(0)` switch against the C floor", "<= %dx the floor" % TARGET_FLOOR_RATIO,
-        ("%s the floor (%s ns)" % (fmt_ratio(ratio), fmt_ns(fl))) if ratio else "-",
-        None if ratio is None else ratio <= TARGET_FLOOR_RATIO,
-        "" if ratio is None or ratio <= TARGET_FLOOR_RATIO else
-        "misses by %s" % fmt_ratio(ratio / TARGET_FLOOR_RATIO))
-    rss = (memory or {}).get("peak_rss_bytes") if (memory or {}).get("ok") else None
-    per_task = None
-    if memory and memory.get("bench"):
-        per_task = memory["bench"].get("rss_bytes_per_op")
-    add("one million pending tasks", "<= 256 MiB",
-        ("%s peak RSS (%s per task)" % (fmt_bytes(rss), fmt_bytes(per_task))) if rss else "-",
-        None if rss is None else rss <= TARGET_MILLION_BYTES,
-        "" if rss is None or rss <= TARGET_MILLION_BYTES else
-        "misses by %s" % fmt_ratio(rss / TARGET_MILLION_BYTES))
-    return rows
 
 
 def latency_rows(entries, key, label):
@@ -593,13 +500,12 @@ def build(results_dir, steps=None):
         glance.append("Conformance: %d cases on %d implementations; %s." % (
             len(conf.get("cases") or []), len(impls),
             ", ".join("%s %s" % (row[0], row[2]) for row in per_impl)))
-    rows = targets(bench, floor, memory)
-    met = [r for r in rows if r[3]]
-    known = [r for r in rows if r[3] is not None]
-    if known:
+    tdoc = load_json(os.path.join(results_dir, "targets.json")) or {}
+    rows = tdoc.get("targets") or []
+    if rows:
         glance.append("The model meets %d of its %d measured targets (details in "
                       "[the model against its targets](#the-model-against-its-targets))."
-                      % (len(met), len(known)))
+                      % (tdoc.get("met", 0), tdoc.get("measured", 0)))
     idx = bench_index(bench)
     sw, cp = idx.get(("bench/sleep0-switch", "model")), idx.get(("bench/sleep0-switch",
                                                                   "cpython-3.11"))
@@ -740,20 +646,24 @@ def build(results_dir, steps=None):
         B.append(("p", "No benchmark results (`results/bench.json`)."))
 
     B.append(("h", 2, "The model against its targets"))
-    B.append(("table", ["what", "target", "measured", "met", "note"],
-              [[w, t, v, "-" if m is None else ("yes" if m else "no"), n]
-               for w, t, v, m, n in rows]))
-    if any(r[3] is False for r in rows):
-        B.append(("p", "Where the time goes: a `sleep(0)` switch in the model interprets the "
-                  "`ping` loop's bytecode (11 instructions: `loopspec-model dis "
-                  "cases/bench/sleep0-switch.case`), then runs the task's step and one "
-                  "iteration of the loop (ready-queue handle, current task, context); the C "
-                  "floor calls one C function through a pointer. `await create_task(c())` "
-                  "also makes a task, a frame and a handle and takes two loop iterations "
-                  "(the child's step, then the parent's wake-up). Each pending task holds "
-                  "its task, its coroutine frame and a done callback on the future. Ratios "
-                  "between implementations come from the same run; absolute figures move "
-                  "with the machine's load (see the last section)."))
+    if rows:
+        B.append(("p", "`tools/targets.py` (`make bench-model` prints the same table alone): "
+                  "each ratio from this report's bench step (one implementation at a time, "
+                  "rounds interleaved; ± is half the min-to-max spread of the timed runs "
+                  "against the median), the floor and memory steps, the conformance step's "
+                  "time, and its own runs of `loopspec fuzz --impl model` and of a one-line "
+                  "case through the model adapter. [targets.json](targets.json)"))
+        B.append(("table", ["what", "target", "measured", "met", "note"],
+                  [[r["what"], r["target"], r["measured"],
+                    "-" if r["met"] is None else ("yes" if r["met"] else "no"), r["note"]]
+                   for r in rows]))
+        where = targets.where_text((tdoc.get("figures") or {}).get("where"))
+        if where:
+            B.append(("p", where))
+        for text in targets.closing(rows):
+            B.append(("p", text))
+    else:
+        B.append(("p", "No targets (`results/targets.json`: the targets step)."))
     if memory:
         b = memory.get("bench") or {}
         B.append(("p", "Memory: `loopspec-model run` on one million tasks pending on one "
@@ -1179,10 +1089,11 @@ def main(argv):
     os.makedirs(results, exist_ok=True)
     ctx = Context(results, **opts)
     previous = load_json(ctx.path("steps.json")) or {}
+    ctx.previous = previous.get("steps") or {}
     started = time.monotonic()
     funcs = {"model": step_model, "conformance": step_conformance, "bench": step_bench,
              "latency": step_latency, "floor": step_floor, "memory": step_memory,
-             "hyperfine": step_hyperfine, "plots": step_plots, "versions": step_versions}
+             "targets": step_targets, "hyperfine": step_hyperfine, "plots": step_plots, "versions": step_versions}
     for name in chosen:
         if name in funcs:
             funcs[name](ctx)

@@ -15,6 +15,7 @@ TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TOOLS)
 
 import make_report  # noqa: E402
+import targets  # noqa: E402
 import plotdata  # noqa: E402
 
 needs_gnuplot = pytest.mark.skipif(shutil.which("gnuplot") is None,
@@ -160,23 +161,40 @@ def test_generate_writes_every_plot_as_svg(tmp_path):
 def test_targets_met_and_missed(tmp_path):
     root = fake_results(tmp_path)
     load = lambda n: json.loads((root / n).read_text())  # noqa: E731
-    rows = make_report.targets(load("bench.json"), load("floor.json"), load("memory.json"))
-    by = {r[0]: r for r in rows}
-    switch = by["`sleep(0)` switch"]
-    assert switch[3] is False and "misses by 2.00x" in switch[4]
-    speed = by["`sleep(0)` switch against cpython-3.11 (same run)"]
-    assert speed[3] is True and speed[2].startswith("40.0x")
-    assert by["`await create_task(c())`"][3] is True
-    floor = by["`sleep(0)` switch against the C floor"]
-    assert floor[3] is False and "10.0x" in floor[2] and "2.00x" in floor[4]
-    assert by["one million pending tasks"][3] is False
+    fig = {"bench": load("bench.json"), "floor": load("floor.json"), "memory": load("memory.json"),
+           "fuzz": {"programs_per_second": 1200.0}, "overhead": {"ms_per_case": 0.45},
+           "conformance_seconds": 59.0}
+    rows = targets.rows(fig)
+    by = {r["what"]: r for r in rows}
+    switch = by["`sleep(0)` switch (earlier target)"]
+    assert switch["met"] is False and "misses by 2.0x" in switch["note"]
+    speed = by["`sleep(0)` switch against cpython-3.11"]
+    assert speed["met"] is True and speed["measured"].startswith("40.0x")
+    case = by["`bench/sleep0-switch` against cpython-3.11"]
+    assert case["met"] is True and "100.0 ns" in case["measured"]
+    assert by["`await create_task(c())` (earlier target)"]["met"] is True
+    floor = by["`sleep(0)` switch against the C floor (ring)"]
+    assert floor["met"] is False and "10.0x" in floor["measured"] and "2.0x" in floor["note"]
+    assert by["one million tasks pending on one future: peak RSS"]["met"] is False
+    assert by["`loopspec fuzz --impl model`"]["met"] is True
+    overhead = by["the model's per-case overhead in `loopspec run`"]
+    assert overhead["met"] is False and "1.5x" in overhead["note"]
+    assert by["`make conformance`, every implementation"]["met"] is True
+    # What would close a miss is said once per cause, and only for a miss.
+    texts = targets.closing(rows)
+    assert any(t.startswith("**The C floor**") for t in texts)
+    assert not any(t.startswith("**The fuzzer's rate**") for t in texts)
     # Nothing measured: no verdict.
-    assert all(r[3] is None for r in make_report.targets({}, {}, {}))
+    assert all(r["met"] is None for r in targets.rows({}))
 
 
 @needs_gnuplot
 def test_render_writes_markdown_and_self_contained_html(tmp_path):
     root = fake_results(tmp_path)
+    load = lambda n: json.loads((root / n).read_text())  # noqa: E731
+    rows = targets.rows({"bench": load("bench.json"), "floor": load("floor.json"),
+                         "memory": load("memory.json")})
+    (root / "targets.json").write_text(json.dumps({"targets": rows, "met": 2, "measured": 5}))
     plotdata.generate(str(root), str(root / "plots"))
     md, page = make_report.render(str(root), steps={"bench": {"ok": False, "note": "boom",
                                                               "seconds": 1}})
@@ -194,6 +212,9 @@ def test_render_writes_markdown_and_self_contained_html(tmp_path):
     assert "| C floor: `sleep(0)` switch (`tools/floor.c`) |  | 10.0x floor | 400x floor |" in md
     assert "![Median ns per operation (error bars: min to max), log scale.](plots/bench.svg)" in md
     assert "**Steps that failed:** `bench` (boom)" in md
+    assert "The model meets 2 of its 5 measured targets" in md
+    assert "| `sleep(0)` switch against the C floor (ring) | <= 5x the floor | 10.0x the floor" in md
+    assert "**The C floor**" in md                    # what would close the miss
     assert "### Findings" in md                      # FINDINGS.md, headings demoted
     assert "3 passed, 0 failed" in md
     # The HTML: no external resources, every plot inline, ids unique.

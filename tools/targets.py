@@ -409,13 +409,16 @@ CLOSING = {
         "task, a task without the future fields it rarely uses, 8-byte values "
         "(NaN-boxing) in every slot.",
     "fuzz":
-        "**The fuzzer's rate**: the model's part is small (a request costs about 0.1 ms "
+        "**The fuzzer's rate**: the model's part is small (a request costs about 0.15 ms "
         "since the prelude is compiled once per process); the rest is the harness's "
-        "Python on one core: generating and rendering a program (about 0.5 ms, and about "
-        "one program in three is found unfit and generated again), the requests' JSON and "
-        "the comparison. What would close it: generating programs in worker processes "
-        "rather than threads (the interpreter lock), and a generator that makes fewer "
-        "unfit programs.",
+        "Python, now in worker processes on both cores: generating and rendering a "
+        "program takes about 0.5 ms, and a third of the programs are generated again "
+        "because the model finds them unfit (three in four of those because two timers "
+        "fall due in the same millisecond, an order real loops do not fix), and each fit "
+        "program is run twice on the model (the fitness run, then through the "
+        "implementation's adapter). What would close it: a generator that never draws two "
+        "timers due together (it would change the program each seed makes, so the "
+        "recorded campaigns would no longer replay) and a cheaper generator.",
     "conformance":
         "**The conformance run**: the slowest implementations (PyPy, the Pyodide builds "
         "in Node) set its length; see `loopspec run -v` for each one's time.",

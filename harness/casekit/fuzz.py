@@ -47,6 +47,7 @@ import concurrent.futures
 import copy
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -1664,6 +1665,43 @@ def run_model(path, profile, model=registry.MODEL):
                        unfinished=[str(t) for t in fit.get("unfinished", [])])
 
 
+def produce(seed, index, features, profile, model, work):
+    """A fit program for `index`: ((index, attempt, program, text,
+    ModelResult, unfit, path), seconds spent in the model, [(index, attempt,
+    message)] of programs the model rejected). Attempt `None` after
+    MAX_ATTEMPTS unfit programs. Runs in a worker process (or any thread)."""
+    unfit, model_s, malformed = 0, 0.0, []
+    for attempt in range(MAX_ATTEMPTS):
+        prog = generate(seed, index, attempt, features)
+        program_text = prog.render()
+        text = case_text(program_text, profile, source="loopspec fuzz --seed %s" % seed)
+        path = os.path.join(work, "p%d.case" % index)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        started = time.monotonic()
+        mr = run_model(path, profile, model)
+        model_s += time.monotonic() - started
+        if mr.status == "malformed":
+            malformed.append((index, attempt, mr.message.strip()))
+            shutil.copy(path, os.path.join(work, "malformed-%d-%d.case" % (index, attempt)))
+            unfit += 1
+            continue
+        if mr.unfit():
+            unfit += 1
+            continue
+        return (index, attempt, prog, text, mr, unfit, path), model_s, malformed
+    return (index, None, None, None, None, unfit, None), model_s, malformed
+
+
+def producers(jobs):
+    """The pool that runs produce(): worker processes where the system can fork
+    (each with its own model server), else threads."""
+    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        return concurrent.futures.ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("fork"))
+    return concurrent.futures.ThreadPoolExecutor(jobs)
+
+
 # -- the implementation side -----------------------------------------------------
 
 class ImplRunner:
@@ -1946,36 +1984,21 @@ class Fuzz:
         self.stats = {"model_s": 0.0, "impl_s": 0.0, "shrink_s": 0.0}
         self._lock = threading.Lock()
 
-    # -- producing fit programs (in a thread pool)
+    # -- producing fit programs (in worker processes: generating a program is
+    # Python, and threads would share one core through the interpreter lock)
     def produce(self, index):
-        """(index, attempt, program, text, ModelResult) of a fit program, or
-        (index, None, ...) after MAX_ATTEMPTS unfit ones."""
-        unfit = 0
-        for attempt in range(MAX_ATTEMPTS):
-            prog = generate(self.seed, index, attempt, self.features)
-            program_text = prog.render()
-            text = case_text(program_text, self.profile,
-                             source="loopspec fuzz --seed %s" % self.seed)
-            path = os.path.join(self.work, "p%d.case" % index)
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-            started = time.monotonic()
-            mr = run_model(path, self.profile, self.model)
-            with self._lock:
-                self.stats["model_s"] += time.monotonic() - started
-            if mr.status == "malformed":
-                with self._lock:
-                    self.malformed.append((index, attempt, mr.message.strip()))
-                    keep = os.path.join(self.work, "malformed-%d-%d.case" % (index, attempt))
-                    shutil.copy(path, keep)
-                unfit += 1
-                continue
-            why = mr.unfit()
-            if why:
-                unfit += 1
-                continue
-            return index, attempt, prog, text, mr, unfit, path
-        return index, None, None, None, None, unfit, None
+        """(index, attempt, program, text, ModelResult, unfit, path) of a fit
+        program, or (index, None, ...) after MAX_ATTEMPTS unfit ones."""
+        out = produce(self.seed, index, self.features, self.profile, self.model, self.work)
+        return self.merge(out)
+
+    def merge(self, out):
+        """Records what a producer measured and found; its result."""
+        result, model_s, malformed = out
+        with self._lock:
+            self.stats["model_s"] += model_s
+            self.malformed.extend(malformed)
+        return result
 
     def execute(self):
         """Run the fuzz loop; returns the JSON document."""
@@ -1988,18 +2011,21 @@ class Fuzz:
                 raise RuntimeError(str(exc))
             self.ready_s = time.monotonic() - started
             self.started = time.monotonic()
-            with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
+            with producers(self.jobs) as pool:
+                def submit(i):
+                    return pool.submit(produce, self.seed, i, self.features, self.profile,
+                                       self.model, self.work)
                 window = []
                 nxt = 0
                 while nxt < self.count and len(window) < 2 * self.jobs + 2:
-                    window.append(pool.submit(self.produce, nxt))
+                    window.append(submit(nxt))
                     nxt += 1
                 while window:
                     fut = window.pop(0)
                     if nxt < self.count:
-                        window.append(pool.submit(self.produce, nxt))
+                        window.append(submit(nxt))
                         nxt += 1
-                    self.consume(runner, *fut.result())
+                    self.consume(runner, *self.merge(fut.result()))
             self.elapsed = time.monotonic() - self.started
         finally:
             runner.close()

@@ -1086,6 +1086,7 @@ static void finish_proto(fstate *f) {
     p->code = f->code;
     p->lines = f->lines;
     p->ncode = f->ncode;
+    p->field_hint = ls_xcalloc((size_t)(f->ncode ? f->ncode : 1), 1);
     p->consts = f->consts;
     p->nconsts = f->nconsts;
     p->nlocals = f->nlocals;
@@ -1167,6 +1168,7 @@ static ls_proto *internal_proto(const char *name, int nparams, const uint32_t *c
     memcpy(p->code, code, (size_t)n * sizeof *code);
     p->lines = ls_xcalloc((size_t)n, sizeof *p->lines);
     p->ncode = n;
+    p->field_hint = ls_xcalloc((size_t)n, 1);
     p->defaults = ls_xmalloc(sizeof(ls_value) * (size_t)(nparams ? nparams : 1));
     for (int i = 0; i < nparams; i++) p->defaults[i] = ls_unbound();
     p->localnames = ls_xcalloc((size_t)(nparams ? nparams : 1), sizeof(char *));
@@ -1531,6 +1533,7 @@ static void free_proto(ls_proto *p) {
     free(p->consts);
     free(p->code);
     free(p->lines);
+    free(p->field_hint);
     free(p->defaults);
     free(p->localnames);
     free(p);

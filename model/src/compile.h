@@ -113,6 +113,10 @@ struct ls_proto {
     ls_value *defaults;       /* nparams entries, UNBOUND: required */
     const char **localnames;  /* nlocals: parameters first */
     size_t frame_size;        /* bytes of a frame of this proto */
+    /* Per instruction, where LOAD_FIELD and STORE_FIELD last found their
+     * field in a record: checked before the scan of the record's fields
+     * (a prelude Queue has a dozen), and only a hint. */
+    uint8_t *field_hint;
 };
 
 typedef struct ls_program {

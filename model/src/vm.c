@@ -1528,8 +1528,12 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 goto failed;
             }
             ls_record *r = (ls_record *)v.u.o;
-            int k = 0;
-            while (k < r->n && r->f[k].id != (uint32_t)arg) k++;
+            int k = p->field_hint[pc - 1];
+            if (k >= r->n || r->f[k].id != (uint32_t)arg) {
+                k = 0;
+                while (k < r->n && r->f[k].id != (uint32_t)arg) k++;
+                if (k < 256) p->field_hint[pc - 1] = (uint8_t)k;
+            }
             if (k == r->n) {
                 ls_vm_raise(vm, LS_E_ATTRIBUTE, "'%s' object has no attribute '%s'", r->clsname,
                             vm->prog->fieldnames[arg]);
@@ -1554,8 +1558,12 @@ ls_exec ls_vm_exec(ls_vm *vm, ls_frame *f, ls_exc *exc, ls_value *out) {
                 goto failed;
             }
             ls_record *r = (ls_record *)v.u.o;
-            int k = 0;
-            while (k < r->n && r->f[k].id != (uint32_t)arg) k++;
+            int k = p->field_hint[pc - 1];
+            if (k >= r->n || r->f[k].id != (uint32_t)arg) {
+                k = 0;
+                while (k < r->n && r->f[k].id != (uint32_t)arg) k++;
+                if (k < 256) p->field_hint[pc - 1] = (uint8_t)k;
+            }
             if (k == r->n) {
                 if (r->n == r->cap) {
                     r->cap = r->cap ? r->cap * 2 : 4;

@@ -127,6 +127,19 @@ static void json_str(ls_buf *b, const char *key, const char *s) {
 
 static void json_close(ls_buf *b) { ls_buf_puts(b, "}\n"); }
 
+/* A handle's origin, made when it is first said (explaining only: a
+ * handle without one costs 40 bytes less, a tenth of a pending task). */
+static ls_origin *origin_make(ls_vm *vm, ls_handle *h) {
+    if (!h->origin) h->origin = ls_slab_take(vm, (sizeof(ls_origin) + 15) & ~(size_t)15);
+    memset(h->origin, 0, sizeof *h->origin);
+    return h->origin;
+}
+
+static const ls_origin *origin_get(const ls_handle *h) {
+    static const ls_origin none;   /* LS_WHY_NONE */
+    return h->origin ? h->origin : &none;
+}
+
 static void why_name(ls_buf *b, const ls_vm *vm, const ls_origin *o) {
     if (o->why != LS_WHY_DONE) {
         ls_buf_puts(b, why_text[o->why]);
@@ -197,12 +210,12 @@ void ls_explain_handle(ls_vm *vm, const ls_handle *h) {
         json_str(b, "kind", handle_kind(h));
         json_str(b, "handle", ls_buf_cstr(&name));
         ls_buf_printf(b, ",\"cancelled\":%s", h->cancelled ? "true" : "false");
-        origin_json(b, &h->origin);
+        origin_json(b, origin_get(h));
         json_close(b);
     } else {
         indent(vm, 1);
         ls_buf_printf(b, "%s%s [", ls_buf_cstr(&name), h->cancelled ? ": cancelled, skipped" : "");
-        origin_text(b, vm, &h->origin);
+        origin_text(b, vm, origin_get(h));
         ls_buf_puts(b, "]\n");
     }
     ls_buf_free(&name);
@@ -217,7 +230,7 @@ void ls_explain_origin(ls_vm *vm, ls_handle *h, int why, const ls_future *done) 
         vm->deadlines[vm->ndeadlines++] = h->when;
     }
     if (!vm->explain) return;
-    ls_origin *o = &h->origin;
+    ls_origin *o = origin_make(vm, h);
     o->iter = vm->loop.iterations;
     o->task = vm->loop.current ? vm->loop.current->id : 0;
     o->line = ls_explain_line(vm);
@@ -374,7 +387,7 @@ void ls_explain_log(ls_vm *vm, const char *line, size_t n) {
             ls_buf name = {0};
             handle_name(&name, vm, vm->running);
             json_str(b, "handle", ls_buf_cstr(&name));
-            origin_json(b, &vm->running->origin);
+            origin_json(b, origin_get(vm->running));
             ls_buf_free(&name);
         }
         json_close(b);
@@ -405,7 +418,7 @@ void ls_explain_phase(ls_vm *vm, const char *what) {
  * registration was said when it ran). */
 void ls_explain_io(ls_vm *vm, ls_handle *h, int fd, bool write) {
     if (!vm->explain) return;
-    ls_origin *o = &h->origin;
+    ls_origin *o = origin_make(vm, h);
     o->iter = vm->loop.iterations + 1;
     o->task = 0;
     o->line = 0;
@@ -424,8 +437,8 @@ void ls_explain_polled(ls_vm *vm) {
     ls_buf *b = &vm->explain_out;
     for (int i = 0; i < vm->npolled; i++) {
         const ls_handle *h = vm->polled[i];
-        int fd = (int)h->origin.future;
-        bool write = h->origin.done_task != 0;
+        int fd = (int)origin_get(h)->future;
+        bool write = origin_get(h)->done_task != 0;
         ls_buf name = {0};
         handle_name(&name, vm, h);
         if (vm->explain == LS_EXPLAIN_JSON) {

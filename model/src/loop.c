@@ -15,14 +15,18 @@
 ls_handle *ls_handle_new(ls_vm *vm, int kind, ls_value a, ls_value b, ls_obj *ctx) {
     ls_loop *L = &vm->loop;
     ls_handle *h = L->free_handles;
-    if (h) L->free_handles = h->next_free;
-    else h = ls_xmalloc(sizeof *h);
+    if (h) {
+        L->free_handles = h->next_free;
+    } else {
+        h = ls_slab_take(vm, (sizeof *h + 15) & ~(size_t)15);
+        h->origin = NULL;
+    }
     h->kind = (uint8_t)kind;
     h->cancelled = h->timer = 0;
     h->when = 0;
     h->seq = 0;
     h->next_free = NULL;
-    h->origin.why = LS_WHY_NONE;
+    if (h->origin) h->origin->why = LS_WHY_NONE;
     h->refs = 1;
     h->a = a;
     h->b = b;
@@ -85,10 +89,13 @@ void ls_loop_free(ls_vm *vm) {
     /* Handles still held by objects go back when those are freed; the
      * collector frees every object before the free list goes. */
     ls_gc_free_all(vm);
-    while ((h = L->free_handles)) {
+    while (!LS_SLABS && (h = L->free_handles)) {
         L->free_handles = h->next_free;
+        free(h->origin);
         free(h);
     }
+    L->free_handles = NULL;
+    ls_slabs_free(vm);   /* last: the handles were carved from them too */
     ls_queue_free(&L->ready);
     ls_heap_free(&L->timers);
 }

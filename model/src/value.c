@@ -60,6 +60,36 @@ bool ls_exc_subclass(uint32_t type, uint32_t parent) {
     }
 }
 
+/* Blocks of 64 KiB: a small object costs its size class and no malloc
+ * header (16 bytes each: a tenth of a pending task's memory), and a run
+ * that makes a million tasks calls malloc a few thousand times. */
+#define LS_SLAB_BYTES ((size_t)64 << 10)
+
+void *ls_slab_take(ls_vm *vm, size_t bytes) {
+    if (!LS_SLABS) return ls_xmalloc(bytes);
+    if (vm->slab_left < bytes) {
+        void **blk = ls_xmalloc(LS_SLAB_BYTES);
+        *blk = vm->slabs;          /* the first 16 bytes link the blocks */
+        vm->slabs = blk;
+        vm->slab_cur = (char *)blk + 16;
+        vm->slab_left = LS_SLAB_BYTES - 16;
+    }
+    void *p = vm->slab_cur;
+    vm->slab_cur += bytes;
+    vm->slab_left -= bytes;
+    return p;
+}
+
+void ls_slabs_free(ls_vm *vm) {
+    while (vm->slabs) {
+        void **blk = vm->slabs;
+        vm->slabs = *blk;
+        free(blk);
+    }
+    vm->slab_cur = NULL;
+    vm->slab_left = 0;
+}
+
 void *ls_alloc(ls_vm *vm, ls_okind kind, size_t size) {
     ls_obj *o;
     size_t cls = (size + 15) >> 4;
@@ -69,7 +99,7 @@ void *ls_alloc(ls_vm *vm, ls_okind kind, size_t size) {
     if (cls < LS_SIZE_CLASSES) {
         o = vm->free_objs[cls];
         if (o) vm->free_objs[cls] = o->gcnext;
-        else o = ls_xmalloc(cls << 4);
+        else o = ls_slab_take(vm, cls << 4);
         memset(o, 0, cls << 4);
         o->sizeclass = (uint8_t)cls;
     } else {
@@ -708,7 +738,7 @@ void ls_gc_free_all(ls_vm *vm) {
     for (int c = 0; c < LS_SIZE_CLASSES; c++)
         while ((o = vm->free_objs[c])) {
             vm->free_objs[c] = o->gcnext;
-            free(o);
+            if (!LS_SLABS) free(o);
         }
     free(vm->gray);
     vm->gray = NULL;

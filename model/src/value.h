@@ -374,6 +374,17 @@ static inline bool ls_is_future(ls_value v) {
 }
 
 void *ls_alloc(ls_vm *vm, ls_okind kind, size_t size);
+/* `bytes` (a multiple of 16) carved from the run's blocks, never freed
+ * alone: the blocks go when the run ends (ls_slabs_free). LS_SLABS is 0
+ * under AddressSanitizer, where each is malloc'd so a use after it is
+ * given back is reported. */
+void *ls_slab_take(ls_vm *vm, size_t bytes);
+void ls_slabs_free(ls_vm *vm);
+#if defined(__SANITIZE_ADDRESS__) || defined(LS_GC_DEBUG)
+#define LS_SLABS 0
+#else
+#define LS_SLABS 1
+#endif
 ls_value ls_str_new(ls_vm *vm, const char *s, size_t n);
 ls_value ls_str_cstr(ls_vm *vm, const char *s);
 ls_str *ls_str_perm(const char *s, size_t n);     /* a constant */

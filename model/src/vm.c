@@ -156,10 +156,8 @@ static inline void frame_release(ls_vm *vm, ls_frame *f) {
         }
     free(f);
 #else
+    /* Nothing reads a frame in the pool: frame_pooled sets every field. */
     f->state = LS_FRAME_DONE;
-    f->caller = f->callee = NULL;
-    f->owner = NULL;
-    f->waiting = ls_none();
     f->hdr.gcnext = (ls_obj *)vm->frame_pool[f->hdr.sizeclass];
     vm->frame_pool[f->hdr.sizeclass] = f;
 #endif

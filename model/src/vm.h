@@ -47,8 +47,9 @@ typedef struct ls_origin {
 
 struct ls_handle {
     uint8_t kind, cancelled, timer;
-    ls_origin origin;
     uint32_t refs;             /* queue or heap, and a user-visible object */
+    ls_origin *origin;         /* where it was scheduled: made only when
+                                  explaining (explain.c), kept for reuse */
     ls_obj *ctx;               /* Context it runs in, or NULL */
     ls_value a, b;
     double when;
@@ -109,6 +110,9 @@ struct ls_vm {
     ls_obj **gray;
     size_t ngray, capgray;
     ls_obj *free_objs[LS_SIZE_CLASSES];
+    void *slabs;               /* the blocks small objects and handles are carved from */
+    char *slab_cur;
+    size_t slab_left;
     bool gc_ready;             /* the loop runs: roots are all known */
     bool gc_stress;            /* collect at every safe point (tests) */
     bool wrapping;             /* ensure_future wraps an awaitable */

@@ -402,18 +402,19 @@ CLOSING = {
         "interpreter or the loop's step counts here.",
     "memory":
         "**Memory**: each pending task holds its task object (200 B), its coroutine frame "
-        "(128 B with its locals and stack), its context, the handle of its first step "
-        "(120 B, alive for every task created before the loop runs), a slot in the "
-        "future's callback array (32 B, the array doubling) and the program's list "
-        "entries (16 B each). What would close it: the first step's handle inside the "
-        "task, a task without the future fields it rarely uses, 8-byte values "
-        "(NaN-boxing) in every slot.",
+        "(128 B: an 80 B header, its local and its stack), its context (32 B), the "
+        "handle of its first step (80 B, alive for every task created before the loop "
+        "runs), its slot in the future's callback array (32 B, the array doubling as it "
+        "grows) and the program's list entries (16 B each: the list of tasks, gather's "
+        "children and results). What would close it: a task's first step queued without "
+        "a handle of its own, the future fields a pending task does not use (its result, "
+        "its cancel message) out of line, and 8-byte values (NaN-boxing) in every slot.",
     "fuzz":
         "**The fuzzer's rate**: the model's part is small (a request costs about 0.15 ms "
         "since the prelude is compiled once per process); the rest is the harness's "
         "Python, now in worker processes on both cores: generating and rendering a "
         "program takes about 0.5 ms, and a third of the programs are generated again "
-        "because the model finds them unfit (three in four of those because two timers "
+        "because the model finds them unfit (four in five of those because two timers "
         "fall due in the same millisecond, an order real loops do not fix), and each fit "
         "program is run twice on the model (the fitness run, then through the "
         "implementation's adapter). What would close it: a generator that never draws two "

@@ -41,6 +41,7 @@ import tempfile
 import time
 
 import cli
+from plotdata import load_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -90,14 +91,6 @@ expect:
 
 def say(text):
     print(text, file=sys.stderr, flush=True)
-
-
-def load_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 def run(argv, timeout):

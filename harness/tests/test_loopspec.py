@@ -501,3 +501,40 @@ def test_all_leaves_out_a_missing_pyenv_python(monkeypatch):
     assert "cpython-3.12-eager" in names or not impls.node_modules_present()
     with pytest.raises(loopspec.UsageError):
         loopspec.select_impls(["cpython-3.11.7"])
+
+
+@needs_model
+def test_model_server_answers_each_request_as_a_fresh_process():
+    """One `loopspec-model serve` shares the compiled prelude, its memory
+    blocks and its lookup hints between requests: a case's reply must not
+    depend on what ran before it. Every program of model/tests/programs and
+    every tenth case, under alternating profiles, in two orders, against
+    `loopspec-model run` in a process of its own."""
+    import glob
+    import subprocess
+    from casekit.modelserver import ModelServer
+    root = os.path.dirname(HARNESS)
+    paths = sorted(glob.glob(os.path.join(root, "model", "tests", "programs", "*.case")))
+    paths += sorted(glob.glob(os.path.join(root, "cases", "*", "*.case")))[::10]
+    paths = [p for p in paths if os.sep + "bench" + os.sep not in p]
+    chosen = ("asyncio-3.11", "eager-3.14", "asyncio-3.13", "eager-3.12")
+    work = [(p, chosen[i % len(chosen)]) for i, p in enumerate(paths)]
+    fresh = {}
+    for path, profile in work:
+        proc = subprocess.run([impls.MODEL, "run", "--profile", profile, path],
+                              capture_output=True, text=True, timeout=60)
+        fresh[path, profile] = (proc.returncode, proc.stdout.splitlines())
+    for order in (work, work[::-1]):
+        server = ModelServer(impls.MODEL)
+        try:
+            for i, (path, profile) in enumerate(order):
+                reply = server.ask({"id": i, "path": path, "profile": profile})
+                got = (0, [str(t) for t in reply["trace"]]) if "trace" in reply else \
+                    (reply.get("exit"), None)
+                want = fresh[path, profile]
+                if got[0] == 0 or want[0] == 0:
+                    assert got == want, (path, profile)
+                else:
+                    assert got[0] == want[0], (path, profile, reply)
+        finally:
+            server.close()

@@ -273,7 +273,7 @@ def step_targets(ctx):
     """The model against its targets, from the other steps' figures and its own."""
     argv = [PYTHON, os.path.join(HERE, "targets.py"), "--bench", ctx.path("bench.json"),
             "--floor", ctx.path("floor.json"), "--memory", ctx.path("memory.json"),
-            "--json", ctx.path("targets.json")]
+            "--json", ctx.path("targets.json"), "--quiet"]
     conf = ctx.steps.get("conformance") or ctx.previous.get("conformance")
     if conf and conf.get("ok"):
         argv += ["--conformance-seconds", str(conf["seconds"])]

@@ -470,7 +470,8 @@ def where_text(w):
         return ""
     if w.get("error"):
         return "Where the time goes (%s): %s." % (w["case"], w["error"])
-    funcs = ", ".join("%s %.0f%%" % (f["function"], f["share"]) for f in w["functions"][:6])
+    funcs = ", ".join("%s %.0f%%" % (f["function"], f["share"])
+                      for f in w["functions"][:6] if f["share"] >= 1)
     return ("Where the time goes in `%s` (the case furthest from its target): %s instructions "
             "per operation (`%s`, less a trivial case's run: start-up and the prelude), in %s."
             % (w["case"], "{:,}".format(w["instructions_per_op"]), w["command"], funcs))

@@ -348,13 +348,6 @@ def bench_impls(bench):
     return [n for n in names if any(e["impl"] == n for e in bench.get("bench", []))]
 
 
-def floor_ns(floor, variant="ring"):
-    for e in (floor or {}).get("floor", []):
-        if e.get("variant") == variant:
-            return e["ns_per_op"]["median"]
-    return None
-
-
 def latency_rows(entries, key, label):
     """Table rows of latency entries: implementation, `label(entry)`, and the
     quantiles of the summary under `key`, in microseconds."""
@@ -507,7 +500,7 @@ def build(results_dir, steps=None):
     if sw and cp:
         glance.append("A `sleep(0)` switch costs %s ns on the model, %s ns on cpython-3.11 "
                       "and %s ns in the C floor." % (fmt_ns(sw), fmt_ns(cp),
-                                                    fmt_ns(floor_ns(floor))))
+                                                    fmt_ns(targets.floor_ns(floor))))
     for text in glance:
         B.append(("p", text))
 
@@ -617,7 +610,7 @@ def build(results_dir, steps=None):
                 else:
                     row.append("%s %s (%s)" % (fmt_ns(v), sp, fmt_ratio(v / model)))
             rows_b.append(row)
-        fl = floor_ns(floor)
+        fl = targets.floor_ns(floor)
         if fl:
             row = ["C floor: `sleep(0)` switch (`tools/floor.c`)", ""]
             for n in names:
@@ -630,7 +623,7 @@ def build(results_dir, steps=None):
                       "the C floor: %s ns per switch with a ring-buffer ready queue, %s ns "
                       "with one `malloc`'d handle per `call_soon` (`make floor`, "
                       "[floor.json](floor.json))." % (fmt_ns(fl),
-                                                       fmt_ns(floor_ns(floor, "malloc")))))
+                                                       fmt_ns(targets.floor_ns(floor, "malloc")))))
         if bench.get("skipped"):
             B.append(("p", "Skipped: " + "; ".join(
                 "%s on %s (%s)" % (s["case"], s["impl"], s["why"]) for s in bench["skipped"])

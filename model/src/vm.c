@@ -99,7 +99,7 @@ static void pool_track(ls_vm *vm, ls_frame *f) {
     vm->pool_all[vm->npool_all++] = f;
 }
 
-static ls_frame *frame_pooled_slow(ls_vm *vm, const ls_proto *p, size_t cls) {
+static ls_frame *frame_pooled_slow(ls_vm *vm, size_t cls) {
     ls_frame *f = ls_xmalloc(cls << 4);
     pool_track(vm, f);
     return f;
@@ -113,7 +113,7 @@ static inline ls_frame *frame_pooled(ls_vm *vm, const ls_proto *p) {
     f = vm->frame_pool[cls];
     if (f) vm->frame_pool[cls] = (ls_frame *)f->hdr.gcnext;
 #endif
-    if (!f) f = frame_pooled_slow(vm, p, cls);
+    if (!f) f = frame_pooled_slow(vm, cls);
     /* The header and the locals (unbound: zero), field by field: a call
      * is a few dozen instructions, and memset's would be a quarter of
      * them. The stack and the try blocks are written before they are
